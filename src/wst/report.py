@@ -1,0 +1,116 @@
+"""``report.md`` and PNG plots from a run folder's ``metrics.jsonl`` and ``eval/eval.json``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """Markdown table of an evaluation summary (also printed by the CLI)."""
+    head = ("| condition | n | accuracy % | 95% CI | Δ vs none (pp) | Δ 95% CI | rel. gain % "
+            "| instr. words | leak % |\n|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for r in summary["results"]:
+        diff_ci = ("–" if r["diff_vs_none"] is None
+                   else f"[{_pct(r['diff_low'])}, {_pct(r['diff_high'])}]")
+        gain = r["relative_gain_pct"]
+        gain_text = "–" if gain is None or math.isnan(gain) else f"{gain:+.0f}"
+        rows.append(
+            f"| {r['condition']} | {r['n']} | {_pct(r['accuracy'])} | "
+            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {_pct(r['diff_vs_none'])} | "
+            f"{diff_ci} | {gain_text} | {r['instruction_words']:.1f} | {_pct(r['leak_rate'])} |"
+        )
+    return "\n".join([head, *rows])
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [m for m in map(json.loads, path.read_text().splitlines()) if "reward" in m]
+
+
+def plot_training(metrics: list[dict[str, Any]], path: Path) -> None:
+    steps = [m["step"] for m in metrics]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [m["reward"] for m in metrics], marker="o", ms=3, label="mean reward")
+    if metrics and "student/accuracy" in metrics[0]:
+        ax.plot(steps, [m["student/accuracy"] for m in metrics], ls="--",
+                label="student accuracy (training items)")
+    ax.plot(steps, [m.get("frac_reward_zero_std", float("nan")) for m in metrics], ls=":",
+            label="share of groups with zero reward variance")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Teacher training")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_accuracy(summary: dict[str, Any], path: Path) -> None:
+    results = summary["results"]
+    names = [r["condition"] for r in results]
+    acc = [100 * r["accuracy"] for r in results]
+    err = [[100 * (r["accuracy"] - r["ci_low"]) for r in results],
+           [100 * (r["ci_high"] - r["accuracy"]) for r in results]]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(names, acc, yerr=err, capsize=5, color="#4a7ab5")
+    ax.set_ylabel("accuracy % (95% CI)")
+    ax.set_title(f"Held-out accuracy, n={summary['n']}, student {summary['student'].split(':')[1]}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``report.md`` (and its plots) for a run folder; return its path."""
+    summary = json.loads((run_dir / "eval" / "eval.json").read_text())
+    metrics = read_metrics(run_dir)
+    plot_accuracy(summary, run_dir / "accuracy.png")
+    lines = [
+        f"# WST report: {run_dir.name}", "",
+        f"Task **{summary['task']}**, n = {summary['n']} held-out items (split: `split.json`). "
+        f"Student `{summary['student']}` (temperature {summary['student_temperature']}, at most "
+        f"{summary['student_max_tokens']} answer tokens, instruction placement "
+        f"`{summary['instruction_placement']}`). Teacher `{summary['teacher']}`, instructions of "
+        f"at most {summary['max_instruction_tokens']} tokens, greedy.", "",
+        results_table(summary), "",
+        "Accuracy CIs are Wilson 95% intervals; Δ is the paired difference to `none` on the same "
+        "items (normal 95% CI); relative gain = (acc − acc_none) / acc_none. "
+        "`leak %` = instructions that contain the reference answer.", "",
+        "![accuracy by condition](accuracy.png)", "",
+    ]
+    if metrics:
+        plot_training(metrics, run_dir / "training.png")
+        last = metrics[-1]
+        lines += [
+            "## Training", "",
+            f"{len(metrics)} GRPO steps. Last step: reward {last['reward']:.3f}, zero-variance "
+            f"groups {last.get('frac_reward_zero_std', float('nan')):.2f}, seconds in teacher "
+            f"generation / student / update: {last.get('time/teacher_generation_s', 0):.1f} / "
+            f"{last.get('time/student_s', 0):.1f} / {last.get('time/update_s', 0):.1f}.", "",
+            "![training curve](training.png)", "",
+        ]
+    usage = summary["student_usage"]
+    lines += [
+        "## Student usage (evaluation)", "",
+        f"{usage['calls']} calls, {usage['cache_hits']} cache hits, {usage['failures']} failures, "
+        f"{usage['completion_tokens']} completion tokens, {usage['seconds']:.0f} s.", "",
+        "Every record (question, instruction, answer, score) is in `eval/records.jsonl`.",
+    ]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

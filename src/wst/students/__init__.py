@@ -1,0 +1,34 @@
+"""Student backends behind one interface; ``make_student(config)`` picks one."""
+
+from __future__ import annotations
+
+from wst.assets import cache_dir, resolve_model_path
+from wst.config import StudentConfig
+from wst.students.base import Answer, Messages, Sampling, Student, StudentError
+from wst.students.cache import ResponseCache
+
+
+def make_student(config: StudentConfig) -> Student:
+    """Build the student a config describes (loads the model for in-process backends)."""
+    sampling = Sampling(config.max_tokens, config.temperature, config.seed)
+    cache = ResponseCache(cache_dir() / "student-cache.sqlite") if config.cache else None
+    if config.backend == "llamacpp":
+        from wst.students.llamacpp import LlamaCppStudent
+
+        return LlamaCppStudent(
+            resolve_model_path(config.model), sampling, config.parallel, config.threads,
+            config.context_per_slot, cache,
+        )
+    if config.backend == "openai":
+        from wst.students.openai_http import OpenAIStudent
+
+        assert config.base_url, "validated in config.validate"
+        return OpenAIStudent(
+            config.base_url, config.model, sampling, config.api_key_env, config.parallel,
+            config.timeout_s, config.max_retries, cache,
+        )
+    raise ValueError(f"unknown student backend {config.backend!r}")
+
+
+__all__ = ["Answer", "Messages", "ResponseCache", "Sampling", "Student", "StudentError",
+           "make_student"]

@@ -1,0 +1,137 @@
+"""The Student interface: answer many chat requests at once, concurrently and cached."""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from wst.students.cache import ResponseCache
+
+log = logging.getLogger(__name__)
+
+Messages = list[dict[str, str]]
+
+
+class StudentError(RuntimeError):
+    """The student backend cannot answer at all (every request of a batch failed)."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters sent with every request; part of the cache key."""
+
+    max_tokens: int = 320
+    temperature: float = 0.0
+    seed: int = 0
+
+    @property
+    def deterministic(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One student answer; ``ok`` is False when the call failed (the text is then empty)."""
+
+    text: str
+    completion_tokens: int = 0
+    ok: bool = True
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class Usage:
+    """Running totals of a student's work, shown in logs and reports."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Student(ABC):
+    """A frozen model behind one small interface.
+
+    Backends implement ``_answer_one``; this class adds concurrency (``parallel`` requests in
+    flight, which keeps llama.cpp slots or an API's concurrency full), the response cache,
+    failure accounting and usage totals.
+    """
+
+    def __init__(self, sampling: Sampling, parallel: int = 4, cache: ResponseCache | None = None):
+        self.sampling = sampling
+        self.parallel = max(1, parallel)
+        self.cache = cache
+        self.usage = Usage()
+
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """Backend and model identity (for cache keys and reports); never holds secrets."""
+
+    @abstractmethod
+    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+        """Answer one request; raise on failure (the caller records it)."""
+
+    def answer(self, batch: list[Messages], sampling: Sampling | None = None) -> list[Answer]:
+        """Answers for a batch of chat requests, in order.
+
+        A request that fails is returned as ``Answer(ok=False)`` and logged, so one bad call
+        never crashes a run; a batch in which every request fails raises StudentError.
+        """
+        sampling = sampling or self.sampling
+        started = time.perf_counter()
+        results: list[Answer | None] = [None] * len(batch)
+        todo = []
+        for index, messages in enumerate(batch):
+            hit = self._cache_get(messages, sampling)
+            if hit is not None:
+                results[index] = hit
+            else:
+                todo.append(index)
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            fresh = list(pool.map(lambda i: self._safe_answer(batch[i], sampling), todo))
+        for index, result in zip(todo, fresh):
+            results[index] = result
+            if result.ok:
+                self._cache_put(batch[index], sampling, result)
+        self._account(results, len(todo), time.perf_counter() - started)
+        if todo and not any(r.ok for r in fresh):
+            raise StudentError(f"{self.identity}: all {len(todo)} requests failed; first error: "
+                               f"{fresh[0].error}")
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+    def _safe_answer(self, messages: Messages, sampling: Sampling) -> Answer:
+        try:
+            return self._answer_one(messages, sampling)
+        except Exception as exc:  # any backend failure becomes a scored failure, logged
+            log.warning("%s: request failed: %s", self.identity, exc)
+            return Answer(text="", ok=False, error=f"{type(exc).__name__}: {exc}")
+
+    def _cache_get(self, messages: Messages, sampling: Sampling) -> Answer | None:
+        if self.cache is None or not sampling.deterministic:
+            return None
+        hit = self.cache.get(self.identity, messages, sampling)
+        return None if hit is None else Answer(text=hit[0], completion_tokens=hit[1], cached=True)
+
+    def _cache_put(self, messages: Messages, sampling: Sampling, answer: Answer) -> None:
+        if self.cache is not None and sampling.deterministic:
+            self.cache.put(self.identity, messages, sampling, answer.text, answer.completion_tokens)
+
+    def _account(self, results: list[Answer | None], calls: int, seconds: float) -> None:
+        self.usage.calls += calls
+        self.usage.seconds += seconds
+        for result in results:
+            assert result is not None
+            self.usage.cache_hits += result.cached
+            self.usage.failures += not result.ok
+            if not result.cached:
+                self.usage.completion_tokens += result.completion_tokens

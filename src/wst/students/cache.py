@@ -1,0 +1,59 @@
+"""On-disk cache of deterministic student answers (SQLite in WAL mode).
+
+A GRPO run asks the same student the same question many times (the "no instruction"
+baseline in every evaluation, repeated instructions during training); with temperature 0
+the answer is a function of the request, so it is stored once and reused across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wst.students.base import Sampling
+
+
+class ResponseCache:
+    """Thread-safe map from (student identity, messages, sampling) to (text, tokens)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT, tokens INTEGER)"
+        )
+        self._db.commit()
+
+    @staticmethod
+    def key(identity: str, messages: Any, sampling: Sampling) -> str:
+        payload = json.dumps([identity, messages, asdict(sampling)], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def get(self, identity: str, messages: Any, sampling: Sampling) -> tuple[str, int] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, tokens FROM answers WHERE key = ?",
+                (self.key(identity, messages, sampling),),
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def put(self, identity: str, messages: Any, sampling: Sampling, text: str, tokens: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                (self.key(identity, messages, sampling), text, tokens),
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,77 @@
+"""In-process llama.cpp student (xllamacpp): a GGUF model with several decoding slots.
+
+``Server.handle_chat_completions`` releases the GIL while llama.cpp decodes, so requests
+from several threads share the server's continuous batching (measured: 1.33x aggregate
+tokens/s with 4 slots vs one request at a time on 2 cores, see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from wst.students.base import Answer, Messages, Sampling, Student
+from wst.students.cache import ResponseCache
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppStudent(Student):
+    def __init__(
+        self,
+        model_path: str,
+        sampling: Sampling,
+        parallel: int = 4,
+        threads: int = 0,
+        context_per_slot: int = 1024,
+        cache: ResponseCache | None = None,
+    ):
+        super().__init__(sampling, parallel, cache)
+        import xllamacpp
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"student model {path} does not exist")
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = self.parallel
+        params.n_ctx = context_per_slot * self.parallel
+        threads = threads or os.cpu_count() or 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.verbosity = -1
+        params.warmup = False
+        self._server = xllamacpp.Server(params)
+        self._identity = f"llamacpp:{path.name}:{_short_hash(path)}"
+        log.info("student %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+        response = self._server.handle_chat_completions(
+            {
+                "messages": messages,
+                "max_tokens": sampling.max_tokens,
+                "temperature": sampling.temperature,
+                "seed": sampling.seed,
+            }
+        )
+        if "error" in response:
+            raise RuntimeError(f"llama.cpp error: {response['error']}")
+        text = response["choices"][0]["message"].get("content") or ""
+        return Answer(text=text, completion_tokens=response["usage"]["completion_tokens"])
+
+    def close(self) -> None:
+        del self._server
+
+
+def _short_hash(path: Path) -> str:
+    """Cheap identity of a model file for cache keys (size + first MiB), not a trust check."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    return hashlib.sha256(head + str(path.stat().st_size).encode()).hexdigest()[:12]
+

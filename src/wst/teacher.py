@@ -1,0 +1,133 @@
+"""The teacher: its prompt, loading (GGUF, local folder or hub; LoRA adapter), and sampling.
+
+The embedded teacher ships as a GGUF file. transformers can read it (``gguf_file=``) but
+de-quantises for ~40 s on every load and refuses ``save_pretrained``; so it is converted
+once to an fp32 folder under the cache and loaded from there (about 1 s).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+
+from wst.assets import EMBEDDED_PREFIX, cache_dir, embedded_gguf
+
+log = logging.getLogger(__name__)
+
+
+def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
+    """The chat prompt that asks the teacher for an instruction about ``question``."""
+    return [{"role": "user", "content": meta_prompt.format(question=question)}]
+
+
+def clean_instruction(text: str) -> str:
+    """The instruction as the student will see it: trimmed, with a leading label removed.
+
+    >>> clean_instruction("  Instruction: Add the two amounts.  ")
+    'Add the two amounts.'
+    """
+    text = text.strip()
+    for label in ("Instruction:", "instruction:"):
+        if text.startswith(label):
+            text = text[len(label):].strip()
+    return text
+
+
+def resolve_teacher(spec: str) -> str:
+    """A loadable model folder or hub name for ``spec`` (``embedded:NAME`` is converted)."""
+    if not spec.startswith(EMBEDDED_PREFIX):
+        return spec
+    name = spec[len(EMBEDDED_PREFIX):]
+    gguf = embedded_gguf(name)
+    folder = cache_dir() / "teachers" / name
+    if not (folder / "config.json").exists():
+        _convert_gguf(gguf, folder)
+    return str(folder)
+
+
+def _convert_gguf(gguf: Path, folder: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to an fp32 model folder (once, ~40 s)", gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    # transformers refuses to save a GGUF-loaded model; the weights are plain fp32 by now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+
+
+def load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_teacher(model_spec: str, adapter: str | None = None):
+    """(model, tokenizer) in fp32 for generation; ``adapter`` is a LoRA or full-model folder."""
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_teacher(model_spec)
+    if adapter and not (Path(adapter) / "adapter_config.json").exists():
+        path = adapter  # a full fine-tune saved as a whole model
+        adapter = None
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    tokenizer = load_tokenizer(adapter or path)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    model.eval()
+    return model, tokenizer
+
+
+@torch.no_grad()
+def write_instructions(
+    model,
+    tokenizer,
+    questions: list[str],
+    meta_prompt: str,
+    max_new_tokens: int,
+    batch_size: int = 16,
+) -> list[str]:
+    """Greedy instructions for each question, generated in left-padded batches."""
+    out: list[str] = []
+    for start in range(0, len(questions), batch_size):
+        chunk = questions[start:start + batch_size]
+        prompts = [
+            tokenizer.apply_chat_template(
+                teacher_messages(meta_prompt, q), tokenize=False, add_generation_prompt=True
+            )
+            for q in chunk
+        ]
+        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        generated = model.generate(
+            **batch, max_new_tokens=max_new_tokens, do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        new_tokens = generated[:, batch["input_ids"].shape[1]:]
+        out += [clean_instruction(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return out
+
+
+def save_teacher_card(folder: Path, meta_prompt: str, base_model: str) -> None:
+    """Record what a saved adapter needs to be used: its base model and its prompt."""
+    (folder / "wst_teacher.json").write_text(
+        json.dumps({"base_model": base_model, "meta_prompt": meta_prompt}, indent=2)
+    )

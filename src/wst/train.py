@@ -1,0 +1,210 @@
+"""GRPO training of the teacher with TRL, rewarded by the student's score.
+
+One step: TRL samples ``num_generations`` instructions per question from the teacher; the
+reward function sends every (instruction, question) pair to the student in one concurrent
+batch, scores the answers, and returns one reward per instruction; TRL computes
+group-relative advantages and updates the teacher (LoRA by default).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Any, Callable
+
+from transformers import TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
+
+from wst.config import RunConfig, save_config
+from wst.scoring import leaks_answer
+from wst.students import Student
+from wst.tasks import Example, Split, Task
+from wst.teacher import clean_instruction, resolve_teacher, save_teacher_card, teacher_messages
+
+log = logging.getLogger(__name__)
+
+
+def instruction_rewards(scores: list[float], leaked: list[bool], leak_penalty: float) -> list[float]:
+    """Reward of each instruction: the student's score, minus a penalty if it leaks the answer.
+
+    >>> instruction_rewards([1.0, 0.0, 1.0], [False, False, True], leak_penalty=1.0)
+    [1.0, 0.0, 0.0]
+    """
+    return [s - leak_penalty * float(k) for s, k in zip(scores, leaked, strict=True)]
+
+
+@dataclass
+class StepClock:
+    """Seconds spent in each phase of the current step, shared by trainer and reward."""
+
+    generation: float = 0.0
+    student: float = 0.0
+
+
+def make_reward_fn(
+    student: Student, task: Task, config: RunConfig, clock: StepClock, samples_path: Path
+) -> Callable[..., list[float]]:
+    """The TRL reward function: ask the student with each instruction, score its answers."""
+    placement = config.student.instruction_placement
+
+    def student_reward(completions: list, question: list[str], answer: list[str],
+                       example_id: list[str], log_metric: Callable | None = None,
+                       trainer_state: Any = None, **_: Any) -> list[float]:
+        instructions = [clean_instruction(_text(c)) for c in completions]
+        examples = [Example(i, q, a) for i, q, a in zip(example_id, question, answer, strict=True)]
+        started = time.perf_counter()
+        answers = student.answer(
+            [task.student_messages(e, ins, placement) for e, ins in zip(examples, instructions)]
+        )
+        clock.student = time.perf_counter() - started
+        scores = [task.score(a.text, e) if a.ok else 0.0 for a, e in zip(answers, examples)]
+        leaked = [leaks_answer(i, e.answer, e.question) for i, e in zip(instructions, examples)]
+        rewards = instruction_rewards(scores, leaked, config.train.leak_penalty)
+        if log_metric is not None:
+            log_metric("student/accuracy", mean(scores))
+            log_metric("student/failures", float(sum(not a.ok for a in answers)))
+            log_metric("student/cache_hits", float(sum(a.cached for a in answers)))
+            log_metric("instruction/leak_rate", mean(map(float, leaked)))
+            log_metric("instruction/words", mean(len(i.split()) for i in instructions))
+        step = trainer_state.global_step if trainer_state is not None else None
+        with samples_path.open("a") as fh:
+            for e, ins, a, s, r in zip(examples, instructions, answers, scores, rewards):
+                fh.write(json.dumps({"step": step, "id": e.id, "instruction": ins,
+                                     "answer": a.text, "score": s, "reward": r}) + "\n")
+        return rewards
+
+    return student_reward
+
+
+def _text(completion: Any) -> str:
+    """TRL passes conversational completions as ``[{"role": "assistant", "content": ...}]``."""
+    if isinstance(completion, list):
+        return completion[-1]["content"]
+    return str(completion)
+
+
+class WSTTrainer(GRPOTrainer):
+    """GRPOTrainer that also logs where each step's time goes."""
+
+    def __init__(self, *args: Any, clock: StepClock, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def _generate(self, prompts: list):
+        started = time.perf_counter()
+        result = super()._generate(prompts)
+        self.clock.generation = time.perf_counter() - started
+        return result
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        self.clock.generation = self.clock.student = 0.0
+        started = time.perf_counter()
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        total = time.perf_counter() - started
+        self._log_metric("time/teacher_generation_s", self.clock.generation)
+        self._log_metric("time/student_s", self.clock.student)
+        self._log_metric("time/update_s", total - self.clock.generation - self.clock.student)
+        return loss
+
+
+class MetricsFile(TrainerCallback):
+    """Append every logged metrics dict to ``metrics.jsonl`` (read by the report)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and state.is_world_process_zero:
+            with self.path.open("a") as fh:
+                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+
+def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
+    t = config.train
+    return GRPOConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=t.questions_per_step * t.num_generations,
+        gradient_accumulation_steps=1,
+        num_generations=t.num_generations,
+        max_completion_length=config.teacher.max_instruction_tokens,
+        temperature=t.temperature,
+        learning_rate=t.learning_rate,
+        beta=t.beta,
+        max_steps=t.max_steps,
+        logging_steps=1,
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        disable_dropout=True,
+        dataloader_num_workers=0,
+    )
+
+
+def train_dataset(train: list[Example], meta_prompt: str):
+    from datasets import Dataset
+
+    return Dataset.from_list([
+        {"prompt": teacher_messages(meta_prompt, e.question), "question": e.question,
+         "answer": e.answer, "example_id": e.id}
+        for e in train
+    ])
+
+
+def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
+                  resume: bool = False) -> Path:
+    """Run GRPO; return the folder of the trained teacher (adapter or full model)."""
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+
+    from wst.teacher import load_tokenizer
+
+    run_dir = Path(config.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.json")
+    split.save(run_dir / "split.json")
+    if not resume:
+        for stale in ("metrics.jsonl", "train_samples.jsonl"):
+            (run_dir / stale).unlink(missing_ok=True)
+    model_path = resolve_teacher(config.teacher.model)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
+    tokenizer = load_tokenizer(model_path)
+    peft_config = None
+    if config.teacher.lora:
+        peft_config = LoraConfig(
+            r=config.teacher.lora_r, lora_alpha=config.teacher.lora_alpha,
+            lora_dropout=config.teacher.lora_dropout,
+            target_modules=config.teacher.lora_target_modules, task_type="CAUSAL_LM",
+        )
+    clock = StepClock()
+    reward = make_reward_fn(student, task, config, clock, run_dir / "train_samples.jsonl")
+    trainer = WSTTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=grpo_args(config, run_dir),
+        train_dataset=train_dataset(split.train, config.teacher.meta_prompt),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[MetricsFile(run_dir / "metrics.jsonl")],
+        clock=clock,
+    )
+    checkpoint = resume and _has_checkpoint(run_dir / "checkpoints")
+    if resume and not checkpoint:
+        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")
+    trainer.train(resume_from_checkpoint=True if checkpoint else None)
+    out = run_dir / "teacher"
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model)
+    return out
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
