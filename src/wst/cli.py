@@ -10,15 +10,19 @@ import json
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.markdown import Markdown
 
 from wst.config import ConfigError, RunConfig, load_config
+
+if TYPE_CHECKING:
+    from wst.students import Student
+    from wst.tasks import Split, Task
 
 app = typer.Typer(
     help="Weak-to-Strong Transfer: train a small teacher to write instructions that make a "
@@ -62,42 +66,36 @@ def _setup_logging(run_dir: Path | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _train(config: RunConfig, resume: bool) -> Path:
+@contextmanager
+def _session(config: RunConfig) -> Iterator[tuple[Task, Split, Student]]:
+    """The task, its split and a loaded student, closed on exit."""
     from wst.students import make_student
     from wst.tasks import get_task
-    from wst.train import train_teacher
 
     task = get_task(config.task.name)
-    with console.status("loading data"):
+    with console.status("loading data (the first run generates and caches the variants)"):
         split = task.load(config.task)
     console.print(f"[bold]data[/]: {len(split.train)} training examples, {len(split.test)} held-out")
     with console.status(f"loading student {config.student.model}"):
         student = make_student(config.student)
     try:
-        return train_teacher(config, split, task, student, resume=resume)
+        yield task, split, student
     finally:
         student.close()
 
 
-def _evaluate(config: RunConfig, adapter: str | None) -> Path:
+def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
+              student: Student) -> Path:
     from wst.evaluate import evaluate
     from wst.report import results_table, write_report
-    from wst.students import make_student
-    from wst.tasks import get_task
 
     run_dir = Path(config.output_dir)
-    task = get_task(config.task.name)
-    split = task.load(config.task)
     split.save(run_dir / "split.json")
-    student = make_student(config.student)
-    try:
-        evaluate(config, task, split.test, student, adapter, run_dir / "eval",
-                 progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
-    finally:
-        student.close()
+    evaluate(config, task, split.test, student, adapter, run_dir / "eval",
+             progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
     report = write_report(run_dir)
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
-    console.print(Markdown(results_table(summary)))
+    console.print(results_table(summary), markup=False, highlight=False)
     console.print(f"report: [bold]{report}[/]")
     return report
 
@@ -118,7 +116,10 @@ def train(config: ConfigOpt = None, output: OutputOpt = None, steps: StepsOpt = 
     cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps,
                   "student.model": student, "student.backend": backend, "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
-    out = _train(cfg, resume)
+    from wst.train import train_teacher
+
+    with _session(cfg) as (task, split, backend):
+        out = train_teacher(cfg, split, task, backend, resume=resume)
     console.print(f"trained teacher: [bold]{out}[/]")
 
 
@@ -131,7 +132,8 @@ def eval_(config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOp
                   "task.test_size": test_size, "student.model": student,
                   "student.backend": backend, "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
-    _evaluate(cfg, _adapter(cfg))
+    with _session(cfg) as (task, split, backend):
+        _evaluate(cfg, _adapter(cfg), task, split, backend)
 
 
 @app.command()
@@ -167,11 +169,14 @@ def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: Steps
     cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps, "task.test_size": test_size})
     run_dir = Path(cfg.output_dir)
     _setup_logging(run_dir)
+    from wst.train import train_teacher
+
     started = time.perf_counter()
-    console.rule("[bold]1/2 training the teacher (GRPO)")
-    adapter = _train(cfg, resume=False)
-    console.rule("[bold]2/2 evaluating on held-out GSM8K templates")
-    report = _evaluate(cfg, str(adapter))
+    with _session(cfg) as (task, split, backend):
+        console.rule("[bold]1/2 training the teacher (GRPO)")
+        adapter = train_teacher(cfg, split, task, backend)
+        console.rule("[bold]2/2 evaluating on held-out items")
+        report = _evaluate(cfg, str(adapter), task, split, backend)
     minutes = (time.perf_counter() - started) / 60
     console.print(f"demo finished in {minutes:.1f} min; report: [bold]{report}[/]")
 

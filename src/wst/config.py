@@ -17,8 +17,8 @@ from typing import Any
 DEFAULT_META_PROMPT = (
     "A stronger AI model will solve the math word problem below. Write ONE short instruction "
     "(one or two sentences) that tells it how to approach this problem: which quantities "
-    "matter and what to be careful about. Do not solve the problem and do not give the answer."
-    "\n\nProblem: {question}"
+    "matter and what to be careful about. Do not solve the problem and do not give the answer. "
+    "Reply with the instruction only, in under 30 words.\n\nProblem: {question}"
 )
 """Teacher prompt; ``{question}`` is replaced by the task's question."""
 

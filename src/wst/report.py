@@ -19,20 +19,21 @@ def _pct(x: float | None) -> str:
 
 def results_table(summary: dict[str, Any]) -> str:
     """Markdown table of an evaluation summary (also printed by the CLI)."""
-    head = ("| condition | n | accuracy % | 95% CI | Δ vs none (pp) | Δ 95% CI | rel. gain % "
-            "| instr. words | leak % |\n|---|---|---|---|---|---|---|---|---|")
-    rows = []
+    rows = [
+        "| condition | n | accuracy % [95% CI] | Δ vs none, pp [95% CI] | rel. gain % | words | leak % |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in summary["results"]:
-        diff_ci = ("–" if r["diff_vs_none"] is None
-                   else f"[{_pct(r['diff_low'])}, {_pct(r['diff_high'])}]")
+        diff = ("–" if r["diff_vs_none"] is None else
+                f"{_pct(r['diff_vs_none'])} [{_pct(r['diff_low'])}, {_pct(r['diff_high'])}]")
         gain = r["relative_gain_pct"]
         gain_text = "–" if gain is None or math.isnan(gain) else f"{gain:+.0f}"
         rows.append(
-            f"| {r['condition']} | {r['n']} | {_pct(r['accuracy'])} | "
-            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {_pct(r['diff_vs_none'])} | "
-            f"{diff_ci} | {gain_text} | {r['instruction_words']:.1f} | {_pct(r['leak_rate'])} |"
+            f"| {r['condition']} | {r['n']} | {_pct(r['accuracy'])} "
+            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {diff} | {gain_text} | "
+            f"{r['instruction_words']:.1f} | {_pct(r['leak_rate'])} |"
         )
-    return "\n".join([head, *rows])
+    return "\n".join(rows)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

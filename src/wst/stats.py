@@ -47,7 +47,7 @@ def paired_difference(a: list[float], b: list[float], z: float = Z95) -> Interva
     m = sum(diffs) / n
     var = sum((d - m) ** 2 for d in diffs) / (n - 1) if n > 1 else 0.0
     half = z * math.sqrt(var / n)
-    return Interval(m, m - half, m + half)
+    return Interval(m, max(-1.0, m - half), min(1.0, m + half))
 
 
 def relative_gain(value: float, baseline: float) -> float:

@@ -105,9 +105,11 @@ class WSTTrainer(GRPOTrainer):
         started = time.perf_counter()
         loss = super().training_step(model, inputs, num_items_in_batch)
         total = time.perf_counter() - started
-        self._log_metric("time/teacher_generation_s", self.clock.generation)
-        self._log_metric("time/student_s", self.clock.student)
-        self._log_metric("time/update_s", total - self.clock.generation - self.clock.student)
+        # Straight into this step's metrics: ``_log_metric`` would defer them to the next step.
+        metrics = self._metrics["train"]
+        metrics["time/teacher_generation_s"].append(self.clock.generation)
+        metrics["time/student_s"].append(self.clock.student)
+        metrics["time/update_s"].append(total - self.clock.generation - self.clock.student)
         return loss
 
 

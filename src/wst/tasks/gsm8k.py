@@ -80,7 +80,7 @@ class GSM8K(Task):
             "split_by": "template",
             "split_seed": config.split_seed,
             "test_templates": test_ids,
-            "train_templates": [i for i in train_ids if i not in skipped],
+            "train_templates": sorted({e.template for e in train}),
             "train_templates_skipped_slow": skipped,
         }
         return Split(train=train, test=test, info=info)
@@ -143,12 +143,16 @@ def _variant_pool(
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         skipped = rows.pop(0)["skipped"]
         return [Example(**r) for r in rows], skipped
-    # Variants cost almost nothing once a template is enumerated: draw twice the even share,
-    # so templates left out as slow do not shrink the pool.
-    per_template = 2 * -(-size // max(1, len(train_ids)))
+    # Enumerating a template is the expensive part, so visit templates in seeded order and
+    # stop once the pool is full; 25% headroom covers templates left out as slow.
+    per_template = -(-size * 5 // (4 * max(1, len(train_ids))))
+    order = train_ids[:]
+    random.Random(seed).shuffle(order)
     pool: list[Example] = []
     skipped: list[int] = []
-    for tid in train_ids:
+    for tid in order:
+        if len(pool) >= size:
+            break
         try:
             with _time_limit(TEMPLATE_SECONDS), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
