@@ -1,0 +1,65 @@
+"""GRPO wiring on a tiny random teacher and a scripted student: rewards, metrics, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wst.config import RunConfig
+from wst.tasks import Example, Split
+from wst.tasks.gsm8k import GSM8K
+from wst.train import StepClock, make_reward_fn, train_teacher
+
+
+def _config(run_dir: Path, teacher: Path, steps: int) -> RunConfig:
+    config = RunConfig(output_dir=str(run_dir))
+    config.teacher.model = str(teacher)
+    config.teacher.max_instruction_tokens = 8
+    config.train.max_steps = steps
+    config.train.questions_per_step = 2
+    config.train.num_generations = 4
+    config.train.save_steps = 1
+    return config
+
+
+def _split() -> Split:
+    train = [Example(f"q{i}", f"What is {i} + {7 - i}?", "7", template=i) for i in range(8)]
+    return Split(train=train, test=train[:2], info={"source": "test"})
+
+
+def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripted_student):
+    config = RunConfig(output_dir=str(tmp_path))
+    logged: dict[str, float] = {}
+    reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
+    completions = [[{"role": "assistant", "content": text}] for text in ("ab", "abc", "it is 7!")]
+    rewards = reward(completions, question=["What is 3 + 4?"] * 3, answer=["7"] * 3,
+                     example_id=["q"] * 3, log_metric=logged.__setitem__)
+    # "ab": even length -> right; "abc": odd -> wrong; "it is 7!" is right but leaks the answer.
+    assert rewards == [1.0, 0.0, 0.0]
+    assert logged["instruction/leak_rate"] == 1 / 3
+    assert logged["student/accuracy"] == 2 / 3
+    assert len(scripted_student.requests) == 3
+    assert scripted_student.requests[0][0]["content"] == "ab\n\nWhat is 3 + 4?"
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 3
+
+
+def test_grpo_steps_log_metrics_checkpoint_and_resume(tmp_path, tiny_teacher, scripted_student):
+    run_dir = tmp_path / "run"
+    out = train_teacher(_config(run_dir, tiny_teacher, steps=2), _split(), GSM8K(), scripted_student)
+    assert (out / "adapter_config.json").exists() and (out / "wst_teacher.json").exists()
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [m for m in metrics if "reward" in m]
+    assert [m["step"] for m in steps] == [1, 2]
+    for key in ("reward", "frac_reward_zero_std", "student/accuracy", "instruction/leak_rate",
+                "instruction/words", "time/teacher_generation_s", "time/student_s",
+                "time/update_s"):
+        assert key in steps[0], key
+    assert steps[0]["time/student_s"] > 0 and steps[0]["time/teacher_generation_s"] > 0
+    assert len(scripted_student.requests) == 2 * 2 * 4  # steps x questions x generations
+    assert json.loads((run_dir / "split.json").read_text())["n_train"] == 8
+
+    resumed = _config(run_dir, tiny_teacher, steps=3)
+    train_teacher(resumed, _split(), GSM8K(), scripted_student, resume=True)
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "reward" in m] == [1, 2, 3]
+    assert len(scripted_student.requests) == 3 * 2 * 4  # only the one new step asked again
