@@ -7,10 +7,6 @@ import pytest
 from wst.scoring import extract_final, last_boxed, leaks_answer, math_equal, score_math
 
 
-def known_bug(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"bug in wst.scoring: {reason}")
-
-
 # (student output, reference answer, expected score)
 SCORE_CASES = [
     # \boxed{}
@@ -22,7 +18,8 @@ SCORE_CASES = [
     pytest.param(r"\boxed{\frac{3}{2}}", "1.5", 1.0, id="boxed-improper-frac"),
     pytest.param(r"\boxed{\sqrt{16}}", "4", 1.0, id="boxed-sqrt"),
     pytest.param(r"\boxed{2\sqrt{2}}", r"\sqrt{8}", 1.0, id="boxed-sqrt-symbolic"),
-    pytest.param(r"\boxed{\frac{\sqrt{2}}{2}}", r"\frac{1}{\sqrt{2}}", 1.0, id="boxed-nested-braces"),
+    pytest.param(r"\boxed{\frac{\sqrt{2}}{2}}", r"\frac{1}{\sqrt{2}}", 1.0,
+                 id="boxed-nested-braces"),
     pytest.param(r"\boxed{{18}}", "18", 1.0, id="boxed-double-braces"),
     pytest.param(r"first \boxed{3}, then \boxed{5}", "5", 1.0, id="last-box-wins"),
     pytest.param(r"first \boxed{3}, then \boxed{5}", "3", 0.0, id="earlier-box-ignored"),
@@ -76,19 +73,13 @@ SCORE_CASES = [
     pytest.param("The answer is eighteen.", "18", 0.0, id="number-in-words"),
     pytest.param(r"\boxed{}", "18", 0.0, id="empty-box"),
     pytest.param("####", "18", 0.0, id="empty-hashes"),
-    # cases a careful user expects to pass but that fail (see the reasons)
-    pytest.param("The answer is 1/2", "0.5", 1.0, id="answer-is-slash-fraction",
-                 marks=known_bug("_NUMBER has no fractions: 'The answer is 1/2' extracts '1'")),
-    pytest.param("Each friend gets 3/4 of a pizza.", "0.75", 1.0, id="last-number-fraction",
-                 marks=known_bug("last-number fallback takes the denominator '4' of '3/4'")),
-    pytest.param(r"So the answer is $\frac{1}{2}$.", "0.5", 1.0, id="answer-is-inline-latex",
-                 marks=known_bug(r"unboxed '$\frac{1}{2}$' falls to the last number, '2'")),
-    pytest.param(r"\boxed{\text{18 eggs}}", "18", 1.0, id="boxed-number-inside-text",
-                 marks=known_bug(r"_plain_number deletes the whole \text{...}, number included")),
-    pytest.param("Answer: 12 * 3 = 36", "36", 1.0, id="answer-colon-then-working",
-                 marks=known_bug("'answer: N' takes the first number of the working, '12'")),
-    pytest.param("The change is -$5", "-5", 1.0, id="minus-before-dollar",
-                 marks=known_bug("a '-' before '$' is lost: '-$5' extracts '5'")),
+    # fractions, LaTeX without a box, units inside \text, working after 'Answer:', '-$'
+    pytest.param("The answer is 1/2", "0.5", 1.0, id="answer-is-slash-fraction"),
+    pytest.param("Each friend gets 3/4 of a pizza.", "0.75", 1.0, id="last-number-fraction"),
+    pytest.param(r"So the answer is $\frac{1}{2}$.", "0.5", 1.0, id="answer-is-inline-latex"),
+    pytest.param(r"\boxed{\text{18 eggs}}", "18", 1.0, id="boxed-number-inside-text"),
+    pytest.param("Answer: 12 * 3 = 36", "36", 1.0, id="answer-colon-then-working"),
+    pytest.param("The change is -$5", "-5", 1.0, id="minus-before-dollar"),
 ]
 
 

@@ -63,3 +63,15 @@ def test_grpo_steps_log_metrics_checkpoint_and_resume(tmp_path, tiny_teacher, sc
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics if "reward" in m] == [1, 2, 3]
     assert len(scripted_student.requests) == 3 * 2 * 4  # only the one new step asked again
+
+
+def test_full_finetune_saves_a_whole_model_that_loads(tmp_path, tiny_teacher, scripted_student):
+    from wst.teacher import load_teacher, write_instructions
+
+    config = _config(tmp_path / "full", tiny_teacher, steps=1)
+    config.teacher.lora = False
+    out = train_teacher(config, _split(), GSM8K(), scripted_student)
+    assert (out / "config.json").exists() and not (out / "adapter_config.json").exists()
+    model, tokenizer = load_teacher(str(tiny_teacher), adapter=str(out))
+    [instruction] = write_instructions(model, tokenizer, ["What is 3 + 4?"], "{question}", 4)
+    assert isinstance(instruction, str)

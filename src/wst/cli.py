@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Iterator, Optional
@@ -40,6 +41,7 @@ TestSizeOpt = Annotated[Optional[int], typer.Option(help="Held-out items, 0 = al
 StudentOpt = Annotated[Optional[str], typer.Option(help="Student model: embedded:NAME, GGUF path, or API model name (sets student.model).")]
 BackendOpt = Annotated[Optional[str], typer.Option(help="Student backend: llamacpp or openai (sets student.backend).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (sets student.base_url); key from $OPENAI_API_KEY or student.api_key_env.")]
+LoraOpt = Annotated[Optional[bool], typer.Option("--lora/--full", help="Train a LoRA adapter or all teacher weights (sets teacher.lora).")]
 AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder [teacher.adapter]; default: RUN/teacher.")]
 
 
@@ -64,6 +66,11 @@ def _setup_logging(run_dir: Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True, format="%(message)s")
     for noisy in ("httpx", "multilingual_gsm_symbolic", "datasets", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # transformers 5 warns about its own renamed arguments that TRL still passes: not actionable.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 @contextmanager
@@ -110,10 +117,11 @@ def _adapter(config: RunConfig) -> str | None:
 @app.command()
 def train(config: ConfigOpt = None, output: OutputOpt = None, steps: StepsOpt = None,
           student: StudentOpt = None, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
+          lora: LoraOpt = None,
           resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
           set_: SetOpt = None) -> None:
     """Train the teacher with GRPO against the student; writes RUN/teacher and RUN/metrics.jsonl."""
-    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps,
+    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps, "teacher.lora": lora,
                   "student.model": student, "student.backend": backend, "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
     from wst.train import train_teacher

@@ -191,6 +191,8 @@ def set_field(config: Any, dotted: str, value: Any) -> None:
         if not dataclasses.is_dataclass(target) or not hasattr(target, part):
             raise ConfigError(f"unknown config section {part!r} in {dotted!r}")
         target = getattr(target, part)
+    if not dataclasses.is_dataclass(target):
+        raise ConfigError(f"{dotted!r}: {'.'.join(parents)} is a field, not a section")
     types = typing.get_type_hints(type(target))
     if name not in types or dataclasses.is_dataclass(getattr(target, name)):
         known = ", ".join(f.name for f in dataclasses.fields(target))
@@ -219,18 +221,27 @@ def _coerce(value: Any, annotation: Any, dotted: str) -> Any:
         if value in (None, "none", "None", "null"):
             return None
         return _coerce(value, args[0], dotted)
+    if annotation is bool and isinstance(value, str):
+        if value.lower() not in _BOOLEANS:
+            raise ConfigError(f"{dotted}: expected true or false, got {value!r}")
+        return _BOOLEANS[value.lower()]
     if isinstance(value, str) and annotation is not str:
         try:
-            value = json.loads(value) if annotation is not bool else value.lower() in {
-                "1", "true", "yes", "on"}
+            value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{dotted}: cannot read {value!r} as {annotation}") from exc
     base = origin or annotation
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if base in (int, float, str, bool, list) and not isinstance(value, base):
+    # bool is an int to Python, but "max_steps = true" is a mistake, not 1.
+    wrong_bool = isinstance(value, bool) and base is not bool
+    if wrong_bool or (base in (int, float, str, bool, list) and not isinstance(value, base)):
         raise ConfigError(f"{dotted}: expected {getattr(base, '__name__', base)}, got {value!r}")
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
 
 
 def validate(config: RunConfig) -> None:

@@ -11,11 +11,10 @@ import re
 
 from math_verify import parse, verify
 
-_NUMBER = r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+"
+_NUMBER = r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+"
 _HASHES = re.compile(r"####\s*([^\n]+)")
-_ANSWER_IS = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*\$?\s*(" + _NUMBER + ")", re.IGNORECASE
-)
+_ANSWER_IS = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)([^\n]*)", re.IGNORECASE)
+_FRAC = re.compile(r"-?\\[dt]?frac\{[^{}]*\}\{[^{}]*\}")
 _LAST_NUMBER = re.compile(_NUMBER)
 
 
@@ -54,21 +53,41 @@ def extract_final(text: str) -> str | None:
     boxed = last_boxed(text)
     if boxed:
         return boxed
-    for pattern in (_HASHES, _ANSWER_IS):
-        matches = pattern.findall(text)
-        if matches:
-            return matches[-1].strip()
-    numbers = _LAST_NUMBER.findall(text)
-    return numbers[-1] if numbers else None
+    hashes = _HASHES.findall(text)
+    if hashes:
+        return hashes[-1].strip()
+    for segment in reversed(_ANSWER_IS.findall(text)):
+        final = _last_value(re.split(r"\.\s", segment)[0])  # that sentence only
+        if final:
+            return final
+    return _last_value(text)
+
+
+def _last_value(text: str) -> str | None:
+    """The last LaTeX fraction or number of a text ("-$5" reads as -5)."""
+    text = re.sub(r"-\s*\\?\$", "-", text)
+    candidates = [(m.start(), m.group()) for m in _FRAC.finditer(text)]
+    without_fracs = _FRAC.sub(lambda m: " " * len(m.group()), text)  # keeps positions
+    candidates += [(m.start(), m.group()) for m in _LAST_NUMBER.finditer(without_fracs)]
+    return max(candidates)[1] if candidates else None
 
 
 def _plain_number(text: str) -> float | None:
-    cleaned = re.sub(r"[,$\s]|\\[!,;:]|\\text\{[^}]*\}|\\%|%", "", text).rstrip(".")
-    try:
-        return float(cleaned)
-    except ValueError:
-        match = re.fullmatch(r"(" + _NUMBER + r")[A-Za-z ]*", text.replace(",", "").strip(" $."))
-        return float(match.group(1)) if match else None
+    """A plain number (``1,250``, ``$18``, ``18 eggs``, ``3/4``, ``\\text{18 eggs}``) or None.
+
+    >>> _plain_number("$1,250.50"), _plain_number(r"\\text{18 eggs}"), _plain_number("3/4")
+    (1250.5, 18.0, 0.75)
+    """
+    text = re.sub(r"\\(?:text|mathrm|mbox)\{([^}]*)\}", r"\1", text)
+    text = re.sub(r"[,$\s]|\\[!,;:]|\\%|%", "", text).rstrip(".")
+    match = re.fullmatch(r"(-?\d+(?:\.\d+)?|-?\.\d+)(?:/(\d+))?[A-Za-z]*", text)
+    if not match:
+        return None
+    value = float(match.group(1))
+    if match.group(2):
+        denominator = float(match.group(2))
+        return value / denominator if denominator else None
+    return value
 
 
 def math_equal(prediction: str, reference: str) -> bool:

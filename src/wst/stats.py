@@ -19,7 +19,7 @@ def wilson(successes: float, n: int, z: float = Z95) -> Interval:
     """Wilson score interval of a proportion; sound at 0/n and n/n, unlike the normal one.
 
     >>> iv = wilson(10, 40); round(iv.value, 3), round(iv.low, 3), round(iv.high, 3)
-    (0.25, 0.142, 0.403)
+    (0.25, 0.142, 0.402)
     """
     if n == 0:
         return Interval(float("nan"), float("nan"), float("nan"))

@@ -120,9 +120,19 @@ class MetricsFile(TrainerCallback):
         self.path = path
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and state.is_world_process_zero:
-            with self.path.open("a") as fh:
-                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+        if not logs or not state.is_world_process_zero:
+            return
+        with self.path.open("a") as fh:
+            fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+        if "reward" in logs:
+            log.info(
+                "step %d/%d  reward %.3f  student acc %.3f  zero-variance groups %.2f  leak %.2f"
+                "  |  seconds: teacher %.1f, student %.1f, update %.1f",
+                state.global_step, state.max_steps, logs["reward"],
+                logs.get("student/accuracy", float("nan")), logs.get("frac_reward_zero_std", 0),
+                logs.get("instruction/leak_rate", 0), logs.get("time/teacher_generation_s", 0),
+                logs.get("time/student_s", 0), logs.get("time/update_s", 0),
+            )
 
 
 def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:

@@ -101,7 +101,7 @@ class Student(ABC):
             if result.ok:
                 self._cache_put(batch[index], sampling, result)
         self._account(results, len(todo), time.perf_counter() - started)
-        if todo and not any(r.ok for r in fresh):
+        if todo and not any(r.ok for r in results if r is not None):
             raise StudentError(f"{self.identity}: all {len(todo)} requests failed; first error: "
                                f"{fresh[0].error}")
         return results  # type: ignore[return-value]

@@ -21,8 +21,7 @@ def read_records(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        records = pq.read_table(path).to_pylist()
-        where = "record"
+        numbered = [(f"record {i}", r) for i, r in enumerate(pq.read_table(path).to_pylist(), 1)]
     elif path.suffix == ".json":
         try:
             records = json.loads(path.read_text())
@@ -30,26 +29,27 @@ def read_records(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
             raise DatasetError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
         if not isinstance(records, list):
             raise DatasetError(f"{path}: expected a JSON list of records")
-        where = "record"
+        numbered = [(f"record {i}", r) for i, r in enumerate(records, 1)]
     elif path.suffix == ".jsonl":
-        records, where = _read_jsonl(path), "line"
+        numbered = _read_jsonl(path)
     else:
         raise DatasetError(f"{path}: unsupported file type; use one of {', '.join(DATA_SUFFIXES)}")
-    if not records:
+    if not numbered:
         raise DatasetError(f"{path}: the file holds no records")
-    for number, record in enumerate(records, start=1):
-        _check_fields(record, required, f"{path}: {where} {number}")
-    return records
+    for where, record in numbered:
+        _check_fields(record, required, f"{path}: {where}")
+    return [record for _, record in numbered]
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[tuple[str, Any]]:
+    """(``"line N"``, record) pairs; N counts blank lines too, as an editor does."""
     records = []
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                records.append((f"line {number}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise DatasetError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
     return records

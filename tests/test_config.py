@@ -1,0 +1,183 @@
+"""Loading, overriding and validating run configs (wst.config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wst.config import ConfigError, RunConfig, load_config, validate
+
+TOML = """
+output_dir = "runs/test"
+
+[task]
+train_size = 64
+test_size = 10
+
+[student]
+backend = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+model = "qwen"
+temperature = 0
+
+[train]
+max_steps = 20
+learning_rate = 2e-5
+
+[eval]
+conditions = ["none", "fixed", "teacher_trained"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_valid() -> None:
+    config = load_config()
+    assert config == RunConfig()
+
+
+def test_load_from_toml(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TOML))
+    assert config.output_dir == "runs/test"
+    assert (config.task.train_size, config.task.test_size) == (64, 10)
+    assert config.student.backend == "openai"
+    assert config.student.base_url == "http://127.0.0.1:8000/v1"
+    assert config.student.temperature == 0.0 and isinstance(config.student.temperature, float)
+    assert config.train.max_steps == 20
+    assert config.train.learning_rate == pytest.approx(2e-5)
+    assert config.eval.conditions == ["none", "fixed", "teacher_trained"]
+    assert config.teacher.lora_r == 16  # untouched fields keep their defaults
+
+
+def test_overrides_apply_after_the_file(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, TOML),
+        [
+            "train.max_steps=5",
+            "student.temperature=0.7",
+            'eval.conditions=["none","fixed"]',
+            "teacher.adapter=none",
+            "output_dir=runs/other",
+        ],
+    )
+    assert config.train.max_steps == 5
+    assert config.student.temperature == pytest.approx(0.7)
+    assert config.eval.conditions == ["none", "fixed"]
+    assert config.teacher.adapter is None
+    assert config.output_dir == "runs/other"
+
+
+@pytest.mark.parametrize(
+    "override, value",
+    [
+        ("teacher.adapter=runs/a/adapter", "runs/a/adapter"),
+        ("student.temperature=1", 1.0),  # an int where a float is declared is fine
+        ("teacher.lora=false", False),
+        ("teacher.lora=yes", True),
+        ('teacher.lora_target_modules=["q_proj"]', ["q_proj"]),
+    ],
+)
+def test_override_coercion(override: str, value: object) -> None:
+    dotted = override.partition("=")[0]
+    section, name = dotted.split(".")
+    config = load_config(None, [override])
+    assert getattr(getattr(config, section), name) == value
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("trian.max_steps=5", "trian"),
+        ("train.max_stepz=5", "train.max_stepz"),
+        ("student.api_key=abc", "student.api_key"),
+    ],
+)
+def test_unknown_override_names_the_field(override: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config(None, [override])
+
+
+def test_unknown_field_in_file_names_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "[train]\nmax_stepz = 5\n")
+    with pytest.raises(ConfigError, match="train.max_stepz") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_unknown_section_in_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="trian"):
+        load_config(write(tmp_path, "[trian]\nmax_steps = 5\n"))
+
+
+def test_override_without_equals_raises() -> None:
+    with pytest.raises(ConfigError, match="section.field=value"):
+        load_config(None, ["train.max_steps"])
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "train.max_steps=abc",
+        "train.max_steps=1.5",
+        'student.temperature="hot"',
+        "eval.conditions=none",
+    ],
+)
+def test_wrong_type_override_raises(override: str) -> None:
+    with pytest.raises(ConfigError, match=override.partition("=")[0]):
+        load_config(None, [override])
+
+
+def test_wrong_type_in_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="task.name"):
+        load_config(write(tmp_path, "[task]\nname = 5\n"))
+
+
+def test_unreadable_toml_raises(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(write(tmp_path, "[train\nmax_steps = 5\n"))
+
+
+def test_bool_for_int_field_raises() -> None:
+    with pytest.raises(ConfigError):
+        load_config(None, ["train.max_steps=true"])
+
+
+def test_non_boolean_text_for_bool_field_raises() -> None:
+    with pytest.raises(ConfigError):
+        load_config(None, ["teacher.lora=maybe"])
+
+
+def test_path_through_a_plain_field_raises_config_error() -> None:
+    with pytest.raises(ConfigError):
+        load_config(None, ["train.max_steps.x=5"])
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.num_generations=1"], "num_generations"),
+        (['eval.conditions=["none","oracle"]'], "oracle"),
+        (["student.backend=openai"], "base_url"),
+        (["teacher.meta_prompt=Write an instruction."], r"\{question\}"),
+        (["student.backend=vllm"], "backend"),
+        (["student.instruction_placement=middle"], "instruction_placement"),
+        (["task.test_fraction=1.0"], "test_fraction"),
+        (["task.test_fraction=0"], "test_fraction"),
+    ],
+)
+def test_validate_rejects(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_validate_accepts_openai_with_base_url() -> None:
+    config = RunConfig()
+    config.student.backend = "openai"
+    config.student.base_url = "http://127.0.0.1:8000/v1"
+    validate(config)
