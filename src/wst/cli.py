@@ -102,7 +102,7 @@ def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
              progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
     report = write_report(run_dir)
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
-    console.print(results_table(summary), markup=False, highlight=False)
+    console.print(results_table(summary), markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: [bold]{report}[/]")
     return report
 
@@ -187,6 +187,31 @@ def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: Steps
         report = _evaluate(cfg, str(adapter), task, split, backend)
     minutes = (time.perf_counter() - started) / 60
     console.print(f"demo finished in {minutes:.1f} min; report: [bold]{report}[/]")
+
+
+cache_app = typer.Typer(help="The on-disk cache of deterministic student answers.",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("stats")
+def cache_stats() -> None:
+    """Entries per student, and the cache file's size."""
+    from wst.students import default_cache
+
+    cache = default_cache()
+    for student, count in cache.stats().items():
+        console.print(f"{count:8d}  {student}")
+    size = cache.path.stat().st_size if cache.path.exists() else 0
+    console.print(f"{sum(cache.stats().values()):8d}  entries in {cache.path} ({size / 1e6:.1f} MB)")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached answer (the next run asks the student again)."""
+    from wst.students import default_cache
+
+    console.print(f"deleted {default_cache().clear()} cached answers")
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative

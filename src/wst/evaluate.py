@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import mean
 from typing import Callable
@@ -80,7 +80,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     scores: dict[str, list[float]] = {}
     results: list[ConditionResult] = []
     placement = config.student.instruction_placement
-    started = time.perf_counter()
+    started, usage_before = time.perf_counter(), replace(student.usage)
     with (out_dir / "records.jsonl").open("w") as records:
         for condition in conditions:
             progress(f"{condition}: {CONDITIONS[condition]} ({len(examples)} items)")
@@ -105,7 +105,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "teacher": config.teacher.model, "adapter": adapter,
         "max_instruction_tokens": config.teacher.max_instruction_tokens,
         "seconds": round(time.perf_counter() - started, 1),
-        "student_usage": asdict(student.usage),
+        "student_usage": asdict(student.usage.since(usage_before)),
         "results": [asdict(r) for r in results],
     }
     (out_dir / "eval.json").write_text(json.dumps(summary, indent=2))

@@ -17,6 +17,7 @@ from statistics import mean
 from typing import Any, Callable
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.config import RunConfig, save_config
@@ -113,6 +114,13 @@ class WSTTrainer(GRPOTrainer):
         return loss
 
 
+class QuietProgress(ProgressCallback):
+    """The progress bar without the raw metrics dict per step (MetricsFile logs a summary)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return None
+
+
 class MetricsFile(TrainerCallback):
     """Append every logged metrics dict to ``metrics.jsonl`` (read by the report)."""
 
@@ -207,6 +215,8 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         callbacks=[MetricsFile(run_dir / "metrics.jsonl")],
         clock=clock,
     )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress())
     checkpoint = resume and _has_checkpoint(run_dir / "checkpoints")
     if resume and not checkpoint:
         log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")

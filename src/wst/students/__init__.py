@@ -8,10 +8,15 @@ from wst.students.base import Answer, Messages, Sampling, Student, StudentError
 from wst.students.cache import ResponseCache
 
 
+def default_cache() -> ResponseCache:
+    """The shared on-disk answer cache under the wst cache folder."""
+    return ResponseCache(cache_dir() / "student-cache.sqlite")
+
+
 def make_student(config: StudentConfig) -> Student:
     """Build the student a config describes (loads the model for in-process backends)."""
     sampling = Sampling(config.max_tokens, config.temperature, config.seed)
-    cache = ResponseCache(cache_dir() / "student-cache.sqlite") if config.cache else None
+    cache = default_cache() if config.cache else None
     if config.backend == "llamacpp":
         from wst.students.llamacpp import LlamaCppStudent
 
@@ -31,4 +36,4 @@ def make_student(config: StudentConfig) -> Student:
 
 
 __all__ = ["Answer", "Messages", "ResponseCache", "Sampling", "Student", "StudentError",
-           "make_student"]
+           "default_cache", "make_student"]

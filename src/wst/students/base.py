@@ -6,7 +6,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from wst.students.cache import ResponseCache
 
@@ -52,7 +52,10 @@ class Usage:
     failures: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
+
+    def since(self, earlier: Usage) -> Usage:
+        """The work done after ``earlier`` (a copy taken with ``dataclasses.replace``)."""
+        return Usage(*(getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)))
 
 
 class Student(ABC):

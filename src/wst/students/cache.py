@@ -29,7 +29,8 @@ class ResponseCache:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT, tokens INTEGER)"
+            "CREATE TABLE IF NOT EXISTS answers "
+            "(key TEXT PRIMARY KEY, text TEXT, tokens INTEGER, student TEXT)"
         )
         self._db.commit()
 
@@ -49,10 +50,26 @@ class ResponseCache:
     def put(self, identity: str, messages: Any, sampling: Sampling, text: str, tokens: int) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
-                (self.key(identity, messages, sampling), text, tokens),
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                (self.key(identity, messages, sampling), text, tokens, identity),
             )
             self._db.commit()
+
+    def stats(self) -> dict[str, int]:
+        """Entries per student identity."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT student, COUNT(*) FROM answers GROUP BY student ORDER BY student"
+            ).fetchall()
+        return {student: count for student, count in rows}
+
+    def clear(self) -> int:
+        """Delete every entry; return how many there were."""
+        with self._lock:
+            count = self._db.execute("DELETE FROM answers").rowcount
+            self._db.commit()
+            self._db.execute("VACUUM")
+        return count
 
     def close(self) -> None:
         with self._lock:
