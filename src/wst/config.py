@@ -79,9 +79,11 @@ class StudentConfig:
     """The frozen model that answers with the teacher's instruction in its prompt."""
 
     backend: str = "llamacpp"
-    """``llamacpp`` (in-process xllamacpp) or ``openai`` (any OpenAI-compatible endpoint)."""
+    """``llamacpp`` (in-process xllamacpp), ``openai`` (any OpenAI-compatible endpoint) or
+    ``hf`` (a local transformers causal LM, batched ``generate``)."""
     model: str = "embedded:qwen2.5-coder-0.5b"
-    """GGUF path or ``embedded:NAME`` for llamacpp; the model name for openai."""
+    """GGUF path or ``embedded:NAME`` for llamacpp; the model name for openai; a local folder
+    or hub name for hf."""
     base_url: str | None = None
     """Endpoint of the openai backend, e.g. ``http://127.0.0.1:8000/v1``."""
     api_key_env: str = "OPENAI_API_KEY"
@@ -96,7 +98,8 @@ class StudentConfig:
     """``prefix``: instruction, blank line, question in the user turn; ``system``: instruction
     as the system message."""
     parallel: int = 4
-    """Concurrent requests (llama.cpp slots for llamacpp)."""
+    """Concurrent requests (llama.cpp slots for llamacpp; requests per ``generate`` batch for
+    hf)."""
     threads: int = 0
     """CPU threads for llamacpp (0 = all cores)."""
     context_per_slot: int = 1024
@@ -106,7 +109,18 @@ class StudentConfig:
     max_retries: int = 5
     """Retries (exponential backoff, honouring Retry-After) of the openai backend."""
     cache: bool = True
-    """Reuse answers to identical deterministic requests from an on-disk SQLite cache."""
+    """Reuse answers to identical deterministic requests from an on-disk SQLite cache.
+    Sampled answers (temperature > 0) are never cached: a cache would replay one sample as
+    if it were the distribution."""
+    max_calls: int = 0
+    """Stop cleanly (with a checkpoint) before the student is called more than this (0 = no
+    limit)."""
+    max_total_tokens: int = 0
+    """Stop cleanly once prompt + completion tokens reach this (0 = no limit)."""
+    max_cost: float = 0.0
+    """Stop cleanly once the money spent reaches this, at ``prices`` (0 = no limit)."""
+    prices: dict[str, list[float]] = field(default_factory=dict)
+    """Price per model: ``model = [input, output]`` in money per million tokens."""
 
 
 @dataclass
@@ -248,8 +262,10 @@ def validate(config: RunConfig) -> None:
     """Reject combinations that would fail later, before any model loads."""
     if "{question}" not in config.teacher.meta_prompt:
         raise ConfigError("teacher.meta_prompt must contain {question}")
-    if config.student.backend not in {"llamacpp", "openai"}:
-        raise ConfigError(f"student.backend must be llamacpp or openai, not {config.student.backend!r}")
+    if config.student.backend not in {"llamacpp", "openai", "hf"}:
+        raise ConfigError(
+            f"student.backend must be llamacpp, openai or hf, not {config.student.backend!r}"
+        )
     if config.student.backend == "openai" and not config.student.base_url:
         raise ConfigError("student.base_url is required with the openai backend")
     if config.student.instruction_placement not in {"prefix", "system"}:

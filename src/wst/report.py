@@ -109,7 +109,9 @@ def write_report(run_dir: Path) -> Path:
     lines += [
         "## Student usage (evaluation)", "",
         f"{usage['calls']} calls, {usage['cache_hits']} cache hits, {usage['failures']} failures, "
-        f"{usage['completion_tokens']} completion tokens, {usage['seconds']:.0f} s.", "",
+        f"{usage['retries']} retries, {usage['prompt_tokens']} prompt + "
+        f"{usage['completion_tokens']} completion tokens, cost {usage['cost']:.4f}, "
+        f"{usage['seconds']:.0f} s.", "",
         "Every record (question, instruction, answer, score) is in `eval/records.jsonl`.",
     ]
     path = run_dir / "report.md"

@@ -22,7 +22,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from wst.config import RunConfig, save_config
 from wst.scoring import leaks_answer
-from wst.students import Student
+from wst.students import BudgetExceeded, Student
 from wst.tasks import Example, Split, Task
 from wst.teacher import clean_instruction, resolve_teacher, save_teacher_card, teacher_messages
 
@@ -69,6 +69,10 @@ def make_reward_fn(
             log_metric("student/accuracy", mean(scores))
             log_metric("student/failures", float(sum(not a.ok for a in answers)))
             log_metric("student/cache_hits", float(sum(a.cached for a in answers)))
+            log_metric("student/calls_total", float(student.usage.calls))
+            log_metric("student/tokens_total",
+                       float(student.usage.prompt_tokens + student.usage.completion_tokens))
+            log_metric("student/cost_total", student.usage.cost)
             log_metric("instruction/leak_rate", mean(map(float, leaked)))
             log_metric("instruction/words", mean(len(i.split()) for i in instructions))
         step = trainer_state.global_step if trainer_state is not None else None
@@ -119,6 +123,22 @@ class QuietProgress(ProgressCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         return None
+
+
+class StopAtBudget(TrainerCallback):
+    """Save a checkpoint and stop when the student's budget cannot pay for another step."""
+
+    def __init__(self, student: Student, calls_per_step: int):
+        self.student, self.calls_per_step = student, calls_per_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        try:
+            self.student.budget.check(self.student.usage, self.calls_per_step)
+        except BudgetExceeded as exc:
+            log.warning("stopping after step %d: %s (resume with a larger budget)",
+                        state.global_step, exc)
+            control.should_save = control.should_training_stop = True
+        return control
 
 
 class MetricsFile(TrainerCallback):
@@ -212,7 +232,10 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         train_dataset=train_dataset(split.train, config.teacher.meta_prompt),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[MetricsFile(run_dir / "metrics.jsonl")],
+        callbacks=[
+            MetricsFile(run_dir / "metrics.jsonl"),
+            StopAtBudget(student, config.train.questions_per_step * config.train.num_generations),
+        ],
         clock=clock,
     )
     trainer.remove_callback(ProgressCallback)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from wst.assets import cache_dir, resolve_model_path
 from wst.config import StudentConfig
-from wst.students.base import Answer, Messages, Sampling, Student, StudentError
+from wst.students.base import (
+    Answer, Budget, BudgetExceeded, Messages, Sampling, Student, StudentError,
+)
 from wst.students.cache import ResponseCache
 
 
@@ -17,12 +19,15 @@ def make_student(config: StudentConfig) -> Student:
     """Build the student a config describes (loads the model for in-process backends)."""
     sampling = Sampling(config.max_tokens, config.temperature, config.seed)
     cache = default_cache() if config.cache else None
+    price_input, price_output = config.prices.get(config.model, (0.0, 0.0))
+    budget = Budget(config.max_calls, config.max_total_tokens, config.max_cost,
+                    price_input, price_output)
     if config.backend == "llamacpp":
         from wst.students.llamacpp import LlamaCppStudent
 
         return LlamaCppStudent(
             resolve_model_path(config.model), sampling, config.parallel, config.threads,
-            config.context_per_slot, cache,
+            config.context_per_slot, cache, budget,
         )
     if config.backend == "openai":
         from wst.students.openai_http import OpenAIStudent
@@ -30,10 +35,14 @@ def make_student(config: StudentConfig) -> Student:
         assert config.base_url, "validated in config.validate"
         return OpenAIStudent(
             config.base_url, config.model, sampling, config.api_key_env, config.parallel,
-            config.timeout_s, config.max_retries, cache,
+            config.timeout_s, config.max_retries, cache, budget,
         )
+    if config.backend == "hf":
+        from wst.students.hf import HFStudent
+
+        return HFStudent(config.model, sampling, config.parallel, cache)
     raise ValueError(f"unknown student backend {config.backend!r}")
 
 
-__all__ = ["Answer", "Messages", "ResponseCache", "Sampling", "Student", "StudentError",
+__all__ = ["Answer", "Budget", "BudgetExceeded", "Messages", "ResponseCache", "Sampling", "Student", "StudentError",
            "default_cache", "make_student"]

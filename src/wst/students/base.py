@@ -19,6 +19,35 @@ class StudentError(RuntimeError):
     """The student backend cannot answer at all (every request of a batch failed)."""
 
 
+class BudgetExceeded(StudentError):
+    """A batch would go past the configured limit on student calls, tokens or money."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on a student's work (0 = no limit) and its price, per million tokens."""
+
+    max_calls: int = 0
+    max_tokens: int = 0
+    max_cost: float = 0.0
+    price_input: float = 0.0
+    price_output: float = 0.0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1e6
+
+    def check(self, usage: Usage, new_calls: int) -> None:
+        """Raise BudgetExceeded if ``new_calls`` more calls would pass a limit."""
+        if self.max_calls and usage.calls + new_calls > self.max_calls:
+            raise BudgetExceeded(f"student call budget: {usage.calls} made, {new_calls} more "
+                                 f"would pass the limit of {self.max_calls}")
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        if self.max_tokens and tokens >= self.max_tokens:
+            raise BudgetExceeded(f"student token budget spent: {tokens} >= {self.max_tokens}")
+        if self.max_cost and usage.cost >= self.max_cost:
+            raise BudgetExceeded(f"student money budget spent: {usage.cost:.4f} >= {self.max_cost}")
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Sampling parameters sent with every request; part of the cache key."""
@@ -38,6 +67,7 @@ class Answer:
 
     text: str
     completion_tokens: int = 0
+    prompt_tokens: int = 0
     ok: bool = True
     error: str | None = None
     cached: bool = False
@@ -48,9 +78,16 @@ class Usage:
     """Running totals of a student's work, shown in logs and reports."""
 
     calls: int = 0
+    """Requests sent to the backend (cache hits excluded)."""
     cache_hits: int = 0
     failures: int = 0
+    """Requests that failed after the backend's retries."""
+    retries: int = 0
+    """Extra attempts the backend made (timeouts, 429, 5xx)."""
+    prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float = 0.0
+    """Money spent at the configured prices (0 for local students)."""
     seconds: float = 0.0
 
     def since(self, earlier: Usage) -> Usage:
@@ -66,10 +103,12 @@ class Student(ABC):
     failure accounting and usage totals.
     """
 
-    def __init__(self, sampling: Sampling, parallel: int = 4, cache: ResponseCache | None = None):
+    def __init__(self, sampling: Sampling, parallel: int = 4, cache: ResponseCache | None = None,
+                 budget: Budget | None = None):
         self.sampling = sampling
         self.parallel = max(1, parallel)
         self.cache = cache
+        self.budget = budget or Budget()
         self.usage = Usage()
 
     @property
@@ -97,8 +136,8 @@ class Student(ABC):
                 results[index] = hit
             else:
                 todo.append(index)
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            fresh = list(pool.map(lambda i: self._safe_answer(batch[i], sampling), todo))
+        self.budget.check(self.usage, len(todo))
+        fresh = self._answer_many([batch[i] for i in todo], sampling)
         for index, result in zip(todo, fresh):
             results[index] = result
             if result.ok:
@@ -108,6 +147,15 @@ class Student(ABC):
             raise StudentError(f"{self.identity}: all {len(todo)} requests failed; first error: "
                                f"{fresh[0].error}")
         return results  # type: ignore[return-value]
+
+    def _answer_many(self, batch: list[Messages], sampling: Sampling) -> list[Answer]:
+        """Answers for the uncached requests of a batch, in order, failures as ``ok=False``.
+
+        The default runs ``_answer_one`` for up to ``parallel`` requests at a time on threads;
+        a backend that batches natively (one padded ``generate`` call) overrides this.
+        """
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            return list(pool.map(lambda messages: self._safe_answer(messages, sampling), batch))
 
     def close(self) -> None:
         """Release the backend's resources."""
@@ -137,4 +185,6 @@ class Student(ABC):
             self.usage.cache_hits += result.cached
             self.usage.failures += not result.ok
             if not result.cached:
+                self.usage.prompt_tokens += result.prompt_tokens
                 self.usage.completion_tokens += result.completion_tokens
+                self.usage.cost += self.budget.cost(result.prompt_tokens, result.completion_tokens)

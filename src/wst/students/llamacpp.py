@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from wst.students.base import Answer, Messages, Sampling, Student
+from wst.students.base import Answer, Budget, Messages, Sampling, Student
 from wst.students.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ class LlamaCppStudent(Student):
         threads: int = 0,
         context_per_slot: int = 1024,
         cache: ResponseCache | None = None,
+        budget: Budget | None = None,
     ):
-        super().__init__(sampling, parallel, cache)
+        super().__init__(sampling, parallel, cache, budget)
         import xllamacpp
 
         path = Path(model_path)
@@ -63,7 +64,9 @@ class LlamaCppStudent(Student):
         if "error" in response:
             raise RuntimeError(f"llama.cpp error: {response['error']}")
         text = response["choices"][0]["message"].get("content") or ""
-        return Answer(text=text, completion_tokens=response["usage"]["completion_tokens"])
+        usage = response["usage"]
+        return Answer(text=text, completion_tokens=usage["completion_tokens"],
+                      prompt_tokens=usage["prompt_tokens"])
 
     def close(self) -> None:
         del self._server

@@ -8,8 +8,11 @@ environment variable and never stored in config, cache keys or logs.
 from __future__ import annotations
 
 import os
+import threading
 
-from wst.students.base import Answer, Messages, Sampling, Student
+import httpx
+
+from wst.students.base import Answer, Budget, Messages, Sampling, Student
 from wst.students.cache import ResponseCache
 
 
@@ -24,34 +27,56 @@ class OpenAIStudent(Student):
         timeout_s: float = 120.0,
         max_retries: int = 5,
         cache: ResponseCache | None = None,
+        budget: Budget | None = None,
     ):
-        super().__init__(sampling, parallel, cache)
+        super().__init__(sampling, parallel, cache, budget)
         from openai import OpenAI
 
         self.base_url = base_url
         self.model = model
+        # httpx runs a sync client's hooks in the calling thread, so a thread-local counter
+        # sees exactly the HTTP attempts of the request this thread is making.
+        self._attempts = threading.local()
+        self._lock = threading.Lock()
+        http = httpx.Client(event_hooks={"request": [self._count_attempt]})
         self._client = OpenAI(
             base_url=base_url,
             api_key=os.environ.get(api_key_env) or "not-needed",
             timeout=timeout_s,
             max_retries=max_retries,
+            http_client=http,
         )
 
     @property
     def identity(self) -> str:
         return f"openai:{self.base_url}:{self.model}"
 
+    def _count_attempt(self, request: httpx.Request) -> None:
+        self._attempts.count = getattr(self._attempts, "count", 0) + 1
+
     def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
-        response = self._client.chat.completions.create(
-            model=self.model,
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=sampling.max_tokens,
-            temperature=sampling.temperature,
-            seed=sampling.seed,
+        self._attempts.count = 0
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=sampling.max_tokens,
+                temperature=sampling.temperature,
+                seed=sampling.seed,
+            )
+        except Exception as exc:
+            raise RuntimeError(f"{self.identity}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            with self._lock:
+                self.usage.retries += max(0, self._attempts.count - 1)
+        if not response.choices:
+            raise ValueError(f"{self.identity}: response has no choices")
+        usage = response.usage
+        return Answer(
+            text=response.choices[0].message.content or "",
+            completion_tokens=usage.completion_tokens if usage else 0,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
         )
-        choice = response.choices[0]
-        tokens = response.usage.completion_tokens if response.usage else 0
-        return Answer(text=choice.message.content or "", completion_tokens=tokens)
 
     def close(self) -> None:
         self._client.close()
