@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wst.config import StudentConfig
-from wst.students import ResponseCache, Sampling, make_student
+from wst.students import BudgetExceeded, ResponseCache, Sampling, make_student
 from wst.students.hf import HFStudent
 
 MAX_TOKENS = 6
@@ -42,6 +42,8 @@ def test_batch_answers_in_order_one_generate_per_chunk(student: HFStudent, monke
     assert len(answers) == 5
     assert all(a.ok and not a.cached for a in answers), [a.error for a in answers]
     assert all(1 <= a.completion_tokens <= MAX_TOKENS for a in answers)
+    assert all(a.prompt_tokens > 0 for a in answers)
+    assert student.usage.prompt_tokens == sum(a.prompt_tokens for a in answers)
     # in order: each answer equals the same request answered alone (no padding mix-ups)
     for messages, answer in zip(QUESTIONS, answers):
         assert student.answer([messages])[0].text == answer.text
@@ -84,10 +86,12 @@ def test_second_call_served_from_cache(tiny_teacher: Path, tmp_path: Path) -> No
 
 def test_make_student_builds_hf(tiny_teacher: Path) -> None:
     student = make_student(StudentConfig(backend="hf", model=str(tiny_teacher), cache=False,
-                                         parallel=3))
+                                         parallel=3, max_calls=1))
     try:
         assert isinstance(student, HFStudent)
         assert student.parallel == 3 and student.cache is None
         assert student.identity == f"hf:{tiny_teacher}"
+        with pytest.raises(BudgetExceeded):  # the config's budget reaches the hf student
+            student.answer(QUESTIONS[:2])
     finally:
         student.close()

@@ -39,7 +39,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any
 StepsOpt = Annotated[Optional[int], typer.Option(help="GRPO steps (sets train.max_steps).")]
 TestSizeOpt = Annotated[Optional[int], typer.Option(help="Held-out items, 0 = all (sets task.test_size).")]
 StudentOpt = Annotated[Optional[str], typer.Option(help="Student model: embedded:NAME, GGUF path, or API model name (sets student.model).")]
-BackendOpt = Annotated[Optional[str], typer.Option(help="Student backend: llamacpp or openai (sets student.backend).")]
+BackendOpt = Annotated[Optional[str], typer.Option(help="Student backend: llamacpp, openai or hf (sets student.backend).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (sets student.base_url); key from $OPENAI_API_KEY or student.api_key_env.")]
 LoraOpt = Annotated[Optional[bool], typer.Option("--lora/--full", help="Train a LoRA adapter or all teacher weights (sets teacher.lora).")]
 AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder [teacher.adapter]; default: RUN/teacher.")]

@@ -40,9 +40,11 @@ def make_student(config: StudentConfig) -> Student:
     if config.backend == "hf":
         from wst.students.hf import HFStudent
 
-        return HFStudent(config.model, sampling, config.parallel, cache)
+        return HFStudent(config.model, sampling, config.parallel, cache, budget)
     raise ValueError(f"unknown student backend {config.backend!r}")
 
 
-__all__ = ["Answer", "Budget", "BudgetExceeded", "Messages", "ResponseCache", "Sampling", "Student", "StudentError",
-           "default_cache", "make_student"]
+__all__ = [
+    "Answer", "Budget", "BudgetExceeded", "Messages", "ResponseCache", "Sampling", "Student",
+    "StudentError", "default_cache", "make_student",
+]

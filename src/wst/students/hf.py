@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from wst.students.base import Answer, Messages, Sampling, Student
+from wst.students.base import Answer, Budget, Messages, Sampling, Student
 from wst.students.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ class HFStudent(Student):
         sampling: Sampling,
         parallel: int = 4,
         cache: ResponseCache | None = None,
+        budget: Budget | None = None,
     ):
-        super().__init__(sampling, parallel, cache)
+        super().__init__(sampling, parallel, cache, budget)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -101,13 +102,14 @@ class HFStudent(Student):
                 eos_token_id=sorted(self._eos_ids),
             )
         generated = output[:, inputs["input_ids"].shape[1] :].tolist()
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # padding excluded
         answers = []
-        for row in generated:
+        for row, prompt in zip(generated, prompt_tokens):
             end = next((i for i, t in enumerate(row) if t in self._eos_ids), None)
             tokens = len(row) if end is None else end + 1  # up to and including EOS
             text = self.tokenizer.decode(row[: tokens if end is None else end],
                                          skip_special_tokens=True)
-            answers.append(Answer(text=text, completion_tokens=tokens))
+            answers.append(Answer(text=text, completion_tokens=tokens, prompt_tokens=prompt))
         return answers
 
     def close(self) -> None:
