@@ -92,8 +92,8 @@ class StudentConfig:
     """Cap on the student's answer tokens; recorded with every result."""
     temperature: float = 0.0
     """Student sampling temperature (0 = greedy, deterministic rewards)."""
-    seed: int = 0
-    """Sampling seed passed to the backend."""
+    seed: int | None = 0
+    """Sampling seed passed to the backend (none: a random seed per request)."""
     instruction_placement: str = "prefix"
     """``prefix``: instruction, blank line, question in the user turn; ``system``: instruction
     as the system message."""
@@ -139,6 +139,11 @@ class TrainConfig:
     """KL penalty to the initial teacher (0 = none, TRL's default)."""
     temperature: float = 1.0
     """Teacher sampling temperature during training."""
+    student_temperature: float | None = None
+    """Student temperature while training (none: ``student.temperature``). Above 0 each
+    answer is an independent sample (random seed, not cached): the reward then estimates the
+    instruction's success *probability*, which varies within a group far more often than a
+    greedy answer does, so GRPO gets an advantage to learn from."""
     leak_penalty: float = 1.0
     """Subtracted from the reward when an instruction contains the reference answer."""
     save_steps: int = 10

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean
 from typing import Any, Callable
@@ -51,6 +51,10 @@ def make_reward_fn(
 ) -> Callable[..., list[float]]:
     """The TRL reward function: ask the student with each instruction, score its answers."""
     placement = config.student.instruction_placement
+    sampling = student.sampling
+    if config.train.student_temperature is not None:
+        sampling = replace(sampling, temperature=config.train.student_temperature,
+                           seed=None if config.train.student_temperature > 0 else sampling.seed)
 
     def student_reward(completions: list, question: list[str], answer: list[str],
                        example_id: list[str], log_metric: Callable | None = None,
@@ -59,7 +63,8 @@ def make_reward_fn(
         examples = [Example(i, q, a) for i, q, a in zip(example_id, question, answer, strict=True)]
         started = time.perf_counter()
         answers = student.answer(
-            [task.student_messages(e, ins, placement) for e, ins in zip(examples, instructions)]
+            [task.student_messages(e, ins, placement) for e, ins in zip(examples, instructions)],
+            sampling,
         )
         clock.student = time.perf_counter() - started
         scores = [task.score(a.text, e) if a.ok else 0.0 for a, e in zip(answers, examples)]

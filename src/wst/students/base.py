@@ -54,10 +54,12 @@ class Sampling:
 
     max_tokens: int = 320
     temperature: float = 0.0
-    seed: int = 0
+    seed: int | None = 0
+    """None: a fresh random seed per request (independent samples; never cached)."""
 
     @property
     def deterministic(self) -> bool:
+        """Greedy answers are a function of the request, so they may be cached."""
         return self.temperature == 0.0
 
 

@@ -124,11 +124,16 @@ class _SeededSampler:
     """Logits processor: draws each row's next token from ``softmax(scores / temperature)``
     with that row's own seeded ``torch.Generator`` and masks every other token to -inf."""
 
-    def __init__(self, temperature: float, seed: int, rows: int, device):
+    def __init__(self, temperature: float, seed: int | None, rows: int, device):
         import torch
 
         self.temperature = temperature
-        self.generators = [torch.Generator(device=device).manual_seed(seed) for _ in range(rows)]
+        self.generators = [torch.Generator(device=device) for _ in range(rows)]
+        for generator in self.generators:
+            if seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(seed)
 
     def __call__(self, input_ids, scores):
         import torch

@@ -53,14 +53,11 @@ class LlamaCppStudent(Student):
         return self._identity
 
     def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
-        response = self._server.handle_chat_completions(
-            {
-                "messages": messages,
-                "max_tokens": sampling.max_tokens,
-                "temperature": sampling.temperature,
-                "seed": sampling.seed,
-            }
-        )
+        request = {"messages": messages, "max_tokens": sampling.max_tokens,
+                   "temperature": sampling.temperature}
+        if sampling.seed is not None:
+            request["seed"] = sampling.seed
+        response = self._server.handle_chat_completions(request)
         if "error" in response:
             raise RuntimeError(f"llama.cpp error: {response['error']}")
         text = response["choices"][0]["message"].get("content") or ""

@@ -62,7 +62,7 @@ class OpenAIStudent(Student):
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=sampling.max_tokens,
                 temperature=sampling.temperature,
-                seed=sampling.seed,
+                **({} if sampling.seed is None else {"seed": sampling.seed}),
             )
         except Exception as exc:
             raise RuntimeError(f"{self.identity}: {type(exc).__name__}: {exc}") from exc

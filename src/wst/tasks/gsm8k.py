@@ -33,6 +33,10 @@ template that cannot produce variants within this budget is left out of the trai
 (and recorded in split.json)."""
 
 
+POOL_VERSION = 2
+"""Bump when the way variants are drawn changes, so cached pools are not reused."""
+
+
 def final_answer(solution: str) -> str:
     """The number after GSM8K's ``####`` marker, without thousands separators.
 
@@ -137,7 +141,7 @@ def _variant_pool(
     by_id: dict, train_ids: list[int], size: int, seed: int
 ) -> tuple[list[Example], list[int]]:
     """``size`` variants spread evenly over the training templates, cached on disk."""
-    key = json.dumps([seed, size, train_ids, TEMPLATE_SECONDS]).encode()
+    key = json.dumps([POOL_VERSION, seed, size, train_ids, TEMPLATE_SECONDS]).encode()
     path = cache_dir() / "data" / f"gsm8k-variants-{hashlib.sha256(key).hexdigest()[:16]}.jsonl"
     if path.exists():
         rows = [json.loads(line) for line in path.read_text().splitlines()]
