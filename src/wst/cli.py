@@ -74,14 +74,14 @@ def _setup_logging(run_dir: Path | None = None) -> None:
 
 
 @contextmanager
-def _session(config: RunConfig) -> Iterator[tuple[Task, Split, Student]]:
-    """The task, its split and a loaded student, closed on exit."""
+def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task, Split, Student]]:
+    """The task, its split (test items only unless ``with_train``) and a loaded student."""
     from wst.students import make_student
     from wst.tasks import get_task
 
     task = get_task(config.task.name)
     with console.status("loading data (the first run generates and caches the variants)"):
-        split = task.load(config.task)
+        split = task.load(config.task, with_train)
     console.print(f"[bold]data[/]: {len(split.train)} training examples, {len(split.test)} held-out")
     with console.status(f"loading student {config.student.model}"):
         student = make_student(config.student)
@@ -97,9 +97,9 @@ def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
     from wst.report import results_table, write_report
 
     run_dir = Path(config.output_dir)
-    split.save(run_dir / "split.json")
     evaluate(config, task, split.test, student, adapter, run_dir / "eval",
              progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
+    split.save(run_dir / "eval" / "split.json")  # training writes its own RUN/split.json
     report = write_report(run_dir)
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
     console.print(results_table(summary), markup=False, highlight=False, soft_wrap=True)
@@ -140,7 +140,7 @@ def eval_(config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOp
                   "task.test_size": test_size, "student.model": student,
                   "student.backend": backend, "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
-    with _session(cfg) as (task, split, backend):
+    with _session(cfg, with_train=False) as (task, split, backend):
         _evaluate(cfg, _adapter(cfg), task, split, backend)
 
 

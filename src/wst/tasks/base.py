@@ -46,8 +46,8 @@ class Task(ABC):
     name: str
 
     @abstractmethod
-    def load(self, config: TaskConfig) -> Split:
-        """Return the train pool and test items for this config."""
+    def load(self, config: TaskConfig, with_train: bool = True) -> Split:
+        """Return the train pool (empty unless ``with_train``) and test items for this config."""
 
     @abstractmethod
     def score(self, output: str, example: Example) -> float:

