@@ -97,9 +97,9 @@ class StudentConfig:
     instruction_placement: str = "prefix"
     """``prefix``: instruction, blank line, question in the user turn; ``system``: instruction
     as the system message."""
-    parallel: int = 4
+    parallel: int = 0
     """Concurrent requests (llama.cpp slots for llamacpp; requests per ``generate`` batch for
-    hf)."""
+    hf); 0 chooses from the machine (see ``wst.students.auto_parallel``)."""
     threads: int = 0
     """CPU threads for llamacpp (0 = all cores)."""
     context_per_slot: int = 1024
