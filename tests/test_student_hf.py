@@ -50,6 +50,12 @@ def test_batch_answers_in_order_one_generate_per_chunk(student: HFStudent, monke
     assert student.identity.startswith("hf:")
 
 
+def test_plain_prompts_skip_the_chat_template(student: HFStudent) -> None:
+    plain, chat = student.answer(["Q: 2+2?\nA:", ask("Q: 2+2?\nA:")])
+    assert plain.ok and chat.ok
+    assert plain.prompt_tokens < chat.prompt_tokens  # no template tokens around the text
+
+
 def test_greedy_is_deterministic(student: HFStudent) -> None:
     assert student.cache is None
     first = student.answer(QUESTIONS)

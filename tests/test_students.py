@@ -167,7 +167,8 @@ class FakeOpenAI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                question = body["messages"][-1]["content"]
+                chat = "messages" in body
+                question = body["messages"][-1]["content"] if chat else body["prompt"]
                 with server._lock:
                     server.requests.append({"path": self.path, **body})
                     server.auth.append(self.headers.get("Authorization"))
@@ -175,12 +176,13 @@ class FakeOpenAI:
                 if server.always_500 and server.always_500 in question:
                     status = 500
                 if status == 200:
+                    text = f"The answer is 18. ({question})"
+                    choice = ({"message": {"role": "assistant", "content": text}} if chat
+                              else {"text": text})
                     payload = {
-                        "id": "chatcmpl-test", "object": "chat.completion",
+                        "id": "cmpl-test", "object": "chat.completion" if chat else "text_completion",
                         "created": 1_700_000_000, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant",
-                                                 "content": f"The answer is 18. ({question})"}}],
+                        "choices": [{"index": 0, "finish_reason": "stop", **choice}],
                         "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
                     }
                 else:
@@ -252,6 +254,18 @@ def test_openai_answer_arrives(server_factory, monkeypatch) -> None:
     assert request["model"] == "tiny-model"
     assert (request["max_tokens"], request["temperature"], request["seed"]) == (32, 0.0, 3)
     assert server.auth[0] == f"Bearer {SECRET}"  # the key is sent ...
+
+
+def test_openai_plain_prompt_uses_the_completions_endpoint(server_factory, monkeypatch) -> None:
+    server = server_factory()
+    student = openai_student(server, monkeypatch)
+    try:
+        [answer] = student.answer(["Q: two plus two?\nA:"])
+    finally:
+        student.close()
+    assert answer.ok and answer.text == "The answer is 18. (Q: two plus two?\nA:)"
+    assert server.requests[0]["path"] == "/v1/completions"
+    assert answer.prompt_tokens == 5
 
 
 def test_openai_identity_never_holds_the_key(server_factory, monkeypatch) -> None:

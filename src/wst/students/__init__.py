@@ -7,7 +7,7 @@ import os
 from wst.assets import cache_dir, resolve_model_path
 from wst.config import StudentConfig
 from wst.students.base import (
-    Answer, Budget, BudgetExceeded, Messages, Sampling, Student, StudentError,
+    Answer, Budget, BudgetExceeded, Messages, Request, Sampling, Student, StudentError,
 )
 from wst.students.cache import ResponseCache
 
@@ -63,6 +63,6 @@ def make_student(config: StudentConfig) -> Student:
 
 
 __all__ = [
-    "Answer", "Budget", "BudgetExceeded", "Messages", "ResponseCache", "Sampling", "Student",
+    "Answer", "Budget", "BudgetExceeded", "Messages", "Request", "ResponseCache", "Sampling", "Student",
     "StudentError", "auto_parallel", "default_cache", "make_student",
 ]

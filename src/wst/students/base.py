@@ -13,6 +13,8 @@ from wst.students.cache import ResponseCache
 log = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
+Request = Messages | str
+"""A chat (list of messages, the model's chat template applies) or a plain-completion prompt."""
 
 
 class StudentError(RuntimeError):
@@ -119,11 +121,11 @@ class Student(ABC):
         """Backend and model identity (for cache keys and reports); never holds secrets."""
 
     @abstractmethod
-    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+    def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
         """Answer one request; raise on failure (the caller records it)."""
 
-    def answer(self, batch: list[Messages], sampling: Sampling | None = None) -> list[Answer]:
-        """Answers for a batch of chat requests, in order.
+    def answer(self, batch: list[Request], sampling: Sampling | None = None) -> list[Answer]:
+        """Answers for a batch of requests (chats or plain prompts), in order.
 
         A request that fails is returned as ``Answer(ok=False)`` and logged, so one bad call
         never crashes a run; a batch in which every request fails raises StudentError.
@@ -150,7 +152,7 @@ class Student(ABC):
                                f"{fresh[0].error}")
         return results  # type: ignore[return-value]
 
-    def _answer_many(self, batch: list[Messages], sampling: Sampling) -> list[Answer]:
+    def _answer_many(self, batch: list[Request], sampling: Sampling) -> list[Answer]:
         """Answers for the uncached requests of a batch, in order, failures as ``ok=False``.
 
         The default runs ``_answer_one`` for up to ``parallel`` requests at a time on threads;
@@ -162,20 +164,20 @@ class Student(ABC):
     def close(self) -> None:
         """Release the backend's resources."""
 
-    def _safe_answer(self, messages: Messages, sampling: Sampling) -> Answer:
+    def _safe_answer(self, messages: Request, sampling: Sampling) -> Answer:
         try:
             return self._answer_one(messages, sampling)
         except Exception as exc:  # any backend failure becomes a scored failure, logged
             log.warning("%s: request failed: %s", self.identity, exc)
             return Answer(text="", ok=False, error=f"{type(exc).__name__}: {exc}")
 
-    def _cache_get(self, messages: Messages, sampling: Sampling) -> Answer | None:
+    def _cache_get(self, messages: Request, sampling: Sampling) -> Answer | None:
         if self.cache is None or not sampling.deterministic:
             return None
         hit = self.cache.get(self.identity, messages, sampling)
         return None if hit is None else Answer(text=hit[0], completion_tokens=hit[1], cached=True)
 
-    def _cache_put(self, messages: Messages, sampling: Sampling, answer: Answer) -> None:
+    def _cache_put(self, messages: Request, sampling: Sampling, answer: Answer) -> None:
         if self.cache is not None and sampling.deterministic:
             self.cache.put(self.identity, messages, sampling, answer.text, answer.completion_tokens)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from wst.students.base import Answer, Budget, Messages, Sampling, Student
+from wst.students.base import Answer, Budget, Request, Sampling, Student
 from wst.students.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ class HFStudent(Student):
         cuda = torch.cuda.is_available()
         self.device = torch.device("cuda" if cuda else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model)
-        if self.tokenizer.chat_template is None:
-            raise ValueError(f"student model {model} has no chat template")
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -60,10 +58,10 @@ class HFStudent(Student):
     def identity(self) -> str:
         return f"hf:{self.model_name}"
 
-    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+    def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
         return self._generate([messages], sampling)[0]
 
-    def _answer_many(self, batch: list[Messages], sampling: Sampling) -> list[Answer]:
+    def _answer_many(self, batch: list[Request], sampling: Sampling) -> list[Answer]:
         """One padded ``generate`` call per chunk of ``parallel`` requests; a chunk that
         raises becomes failed answers (logged), like ``_safe_answer`` does for one request."""
         answers: list[Answer] = []
@@ -77,12 +75,16 @@ class HFStudent(Student):
                 answers.extend(Answer(text="", ok=False, error=error) for _ in chunk)
         return answers
 
-    def _generate(self, chunk: list[Messages], sampling: Sampling) -> list[Answer]:
+    def _generate(self, chunk: list[Request], sampling: Sampling) -> list[Answer]:
         import torch
         from transformers import LogitsProcessorList
 
+        if self.tokenizer.chat_template is None and any(not isinstance(m, str) for m in chunk):
+            raise ValueError(f"student model {self.model_name} has no chat template; "
+                             "send plain-text prompts")
         prompts = [
-            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            m if isinstance(m, str)
+            else self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
             for m in chunk
         ]
         inputs = self.tokenizer(

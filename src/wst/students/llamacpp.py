@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from wst.students.base import Answer, Budget, Messages, Sampling, Student
+from wst.students.base import Answer, Budget, Request, Sampling, Student
 from wst.students.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,18 @@ class LlamaCppStudent(Student):
     def identity(self) -> str:
         return self._identity
 
-    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
-        request = {"messages": messages, "max_tokens": sampling.max_tokens,
+    def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
+        chat = not isinstance(messages, str)
+        request = {"messages" if chat else "prompt": messages, "max_tokens": sampling.max_tokens,
                    "temperature": sampling.temperature}
         if sampling.seed is not None:
             request["seed"] = sampling.seed
-        response = self._server.handle_chat_completions(request)
+        handle = self._server.handle_chat_completions if chat else self._server.handle_completions
+        response = handle(request)
         if "error" in response:
             raise RuntimeError(f"llama.cpp error: {response['error']}")
-        text = response["choices"][0]["message"].get("content") or ""
+        choice = response["choices"][0]
+        text = (choice["message"].get("content") if chat else choice.get("text")) or ""
         usage = response["usage"]
         return Answer(text=text, completion_tokens=usage["completion_tokens"],
                       prompt_tokens=usage["prompt_tokens"])

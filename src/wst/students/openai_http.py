@@ -12,7 +12,7 @@ import threading
 
 import httpx
 
-from wst.students.base import Answer, Budget, Messages, Sampling, Student
+from wst.students.base import Answer, Budget, Request, Sampling, Student
 from wst.students.cache import ResponseCache
 
 
@@ -54,16 +54,17 @@ class OpenAIStudent(Student):
     def _count_attempt(self, request: httpx.Request) -> None:
         self._attempts.count = getattr(self._attempts, "count", 0) + 1
 
-    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+    def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
         self._attempts.count = 0
         try:
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=sampling.max_tokens,
-                temperature=sampling.temperature,
-                **({} if sampling.seed is None else {"seed": sampling.seed}),
-            )
+            params = {"model": self.model, "max_tokens": sampling.max_tokens,
+                      "temperature": sampling.temperature}
+            if sampling.seed is not None:
+                params["seed"] = sampling.seed
+            if isinstance(messages, str):
+                response = self._client.completions.create(prompt=messages, **params)
+            else:
+                response = self._client.chat.completions.create(messages=messages, **params)
         except Exception as exc:
             raise RuntimeError(f"{self.identity}: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -72,8 +73,10 @@ class OpenAIStudent(Student):
         if not response.choices:
             raise ValueError(f"{self.identity}: response has no choices")
         usage = response.usage
+        choice = response.choices[0]
+        text = choice.text if isinstance(messages, str) else choice.message.content
         return Answer(
-            text=response.choices[0].message.content or "",
+            text=text or "",
             completion_tokens=usage.completion_tokens if usage else 0,
             prompt_tokens=usage.prompt_tokens if usage else 0,
         )
