@@ -115,13 +115,28 @@ def test_cache_key_includes_sampling(cache) -> None:
     assert student.calls == 2
 
 
-def test_sampled_requests_are_not_cached(cache) -> None:
+def test_unseeded_samples_are_not_cached(cache) -> None:
     student = EchoStudent(cache=cache)
-    hot = Sampling(max_tokens=16, temperature=0.7)
+    hot = Sampling(max_tokens=16, temperature=0.7, seed=None)
     student.answer([ask("a")], hot)
     again = student.answer([ask("a")], hot)
     assert student.calls == 2
     assert not again[0].cached
+
+
+def test_seeded_samples_are_cached(cache) -> None:
+    student = EchoStudent(cache=cache)
+    seeded = Sampling(max_tokens=16, temperature=0.7, seed=5)
+    student.answer([ask("a")], seeded)
+    assert student.answer([ask("a")], seeded)[0].cached and student.calls == 1
+
+
+def test_unseeded_samples_are_cached_when_asked(cache) -> None:
+    student = EchoStudent(cache=cache)
+    student.cache_sampled = True
+    hot = Sampling(max_tokens=16, temperature=0.7, seed=None)
+    student.answer([ask("a")], hot)
+    assert student.answer([ask("a")], hot)[0].cached and student.calls == 1
 
 
 def test_failed_requests_become_failed_answers(cache) -> None:

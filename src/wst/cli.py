@@ -189,14 +189,17 @@ def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: Steps
     console.print(f"demo finished in {minutes:.1f} min; report: [bold]{report}[/]")
 
 
-cache_app = typer.Typer(help="The on-disk cache of deterministic student answers.",
+cache_app = typer.Typer(help="The on-disk cache of student answers. Greedy (temperature 0) "
+                        "and seeded answers are cached; unseeded samples are not, unless "
+                        "student.cache_sampled is set, because replaying one sample would "
+                        "hide the variance that sampling is for.",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("stats")
 def cache_stats() -> None:
-    """Entries per student, and the cache file's size."""
+    """Entries per student, and the cache file's path and size."""
     from wst.students import default_cache
 
     cache = default_cache()

@@ -109,9 +109,11 @@ class StudentConfig:
     max_retries: int = 5
     """Retries (exponential backoff, honouring Retry-After) of the openai backend."""
     cache: bool = True
-    """Reuse answers to identical deterministic requests from an on-disk SQLite cache.
-    Sampled answers (temperature > 0) are never cached: a cache would replay one sample as
-    if it were the distribution."""
+    """Reuse answers to identical requests from an on-disk SQLite cache (``wst cache``):
+    greedy or seeded ones; unseeded samples only with ``cache_sampled``."""
+    cache_sampled: bool = False
+    """Also cache answers sampled with no seed. Off by default: a cached sample would be
+    replayed as if it were the distribution, hiding the variance that sampling is for."""
     max_calls: int = 0
     """Stop cleanly (with a checkpoint) before the student is called more than this (0 = no
     limit)."""

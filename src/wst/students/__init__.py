@@ -34,6 +34,12 @@ def auto_parallel(backend: str, cores: int | None = None) -> int:
 
 def make_student(config: StudentConfig) -> Student:
     """Build the student a config describes (loads the model for in-process backends)."""
+    student = _backend(config)
+    student.cache_sampled = config.cache_sampled
+    return student
+
+
+def _backend(config: StudentConfig) -> Student:
     sampling = Sampling(config.max_tokens, config.temperature, config.seed)
     parallel = config.parallel or auto_parallel(config.backend)
     cache = default_cache() if config.cache else None

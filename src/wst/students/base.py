@@ -61,8 +61,14 @@ class Sampling:
 
     @property
     def deterministic(self) -> bool:
-        """Greedy answers are a function of the request, so they may be cached."""
+        """Greedy decoding (the answer is a function of the request)."""
         return self.temperature == 0.0
+
+    def cacheable(self, cache_sampled: bool = False) -> bool:
+        """Greedy or seeded answers repeat, so they may be cached; an unseeded sample is one
+        draw of a distribution, and replaying it would hide the variance the caller asked for
+        (unless ``cache_sampled``)."""
+        return self.deterministic or self.seed is not None or cache_sampled
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,11 @@ class Student(ABC):
     """
 
     def __init__(self, sampling: Sampling, parallel: int = 4, cache: ResponseCache | None = None,
-                 budget: Budget | None = None):
+                 budget: Budget | None = None, cache_sampled: bool = False):
         self.sampling = sampling
         self.parallel = max(1, parallel)
         self.cache = cache
+        self.cache_sampled = cache_sampled
         self.budget = budget or Budget()
         self.usage = Usage()
 
@@ -172,13 +179,13 @@ class Student(ABC):
             return Answer(text="", ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def _cache_get(self, messages: Request, sampling: Sampling) -> Answer | None:
-        if self.cache is None or not sampling.deterministic:
+        if self.cache is None or not sampling.cacheable(self.cache_sampled):
             return None
         hit = self.cache.get(self.identity, messages, sampling)
         return None if hit is None else Answer(text=hit[0], completion_tokens=hit[1], cached=True)
 
     def _cache_put(self, messages: Request, sampling: Sampling, answer: Answer) -> None:
-        if self.cache is not None and sampling.deterministic:
+        if self.cache is not None and sampling.cacheable(self.cache_sampled):
             self.cache.put(self.identity, messages, sampling, answer.text, answer.completion_tokens)
 
     def _account(self, results: list[Answer | None], calls: int, seconds: float) -> None:
