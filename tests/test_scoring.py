@@ -148,3 +148,46 @@ def test_math_equal(prediction: str, reference: str, equal: bool) -> None:
 )
 def test_leaks_answer(instruction: str, reference: str, question: str, leaks: bool) -> None:
     assert leaks_answer(instruction, reference, question) is leaks
+
+
+# MATH-style answers: intervals, equivalent roots, text after the box, units. (math-verify
+# does not equate "1 \le x < 3" with "[1, 3)", nor convert units: those are left out.)
+MATH_CASES = [
+    pytest.param(r"\boxed{[1, 3)}", "[1, 3)", 1.0, id="interval-half-open"),
+    pytest.param(r"\boxed{[1,3)}", "[1, 3)", 1.0, id="interval-spacing"),
+    pytest.param(r"\boxed{(1, 3]}", "[1, 3)", 0.0, id="interval-other-ends"),
+    pytest.param(r"\boxed{[1, 3]}", "[1, 3)", 0.0, id="interval-closed-vs-half-open"),
+    pytest.param(r"\boxed{(-\infty, 2) \cup (3, \infty)}", r"(-\infty,2)\cup(3,\infty)", 1.0,
+                 id="interval-union"),
+    pytest.param(r"$x \in \boxed{[1, 3)}$ so it is closed at 1", "[1, 3)", 1.0,
+                 id="interval-text-after-box"),
+    pytest.param(r"\boxed{2\sqrt{3}}", r"\sqrt{12}", 1.0, id="sqrt-simplified-vs-not"),
+    pytest.param(r"\boxed{\sqrt{12}}", r"2\sqrt{3}", 1.0, id="sqrt-not-simplified"),
+    pytest.param(r"\boxed{2\sqrt3}", r"\sqrt{12}", 1.0, id="sqrt-no-braces"),
+    pytest.param(r"\boxed{3\sqrt{2}}", r"2\sqrt{3}", 0.0, id="sqrt-different"),
+    pytest.param(r"\boxed{\sqrt{12}}", r"4\sqrt{3}", 0.0, id="sqrt-wrong-factor"),
+    pytest.param(r"\boxed{2\sqrt{3}} \approx 3.46", r"\sqrt{12}", 1.0, id="sqrt-approx-after"),
+    pytest.param(r"So \boxed{\frac{14}{3}}. Note 14/3 is about 4.67.", r"\frac{14}{3}", 1.0,
+                 id="numbers-after-box"),
+    pytest.param(r"\boxed{5} ways, since 2 + 3 = 5 and 10 is too many.", "5", 1.0,
+                 id="working-after-box"),
+    pytest.param(r"\boxed{12\text{ cm}}", "12", 1.0, id="unit-text"),
+    pytest.param(r"\boxed{12\,\text{cm}^2}", "12", 1.0, id="unit-squared"),
+    pytest.param(r"\boxed{12 \mbox{ cm}^2}", "12", 1.0, id="unit-mbox"),
+    pytest.param(r"\boxed{12}", r"12\text{ cm}", 1.0, id="unit-in-reference"),
+    pytest.param(r"\boxed{90^\circ}", "90", 1.0, id="degrees"),
+    pytest.param(r"\boxed{90}", r"90^\circ", 1.0, id="degrees-in-reference"),
+    pytest.param(r"\boxed{x=2}", "2", 1.0, id="equation-vs-value"),
+    pytest.param(r"\boxed{C}", r"\text{(C)}", 1.0, id="choice-letter"),
+    pytest.param(r"\boxed{(3, \frac{\pi}{2})}", r"\left( 3, \frac{\pi}{2} \right)", 1.0,
+                 id="tuple-left-right"),
+    pytest.param(r"\boxed{\frac{n(n+1)}{2}}", "n(n+1)/2", 1.0, id="symbolic-plain-reference"),
+    pytest.param(r"\boxed{\binom{10}{5}}", "252", 1.0, id="binomial"),
+    pytest.param(r"\boxed{\text{No}}", "No", 1.0, id="yes-no"),
+    pytest.param(r"\boxed{Yes}", "No", 0.0, id="yes-no-wrong"),
+]
+
+
+@pytest.mark.parametrize("output, reference, expected", MATH_CASES)
+def test_score_math_competition_answers(output: str, reference: str, expected: float) -> None:
+    assert score_math(output, reference) == expected

