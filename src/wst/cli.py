@@ -224,6 +224,95 @@ def tasks() -> None:
         console.print(f"  {name:9} {description}", markup=False)
 
 
+@app.command()
+def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
+               "--to", help="Folder to write (default RUN/export); an earlier export there is replaced.")] = None,
+           config: ConfigOpt = None, adapter: AdapterOpt = None, set_: SetOpt = None) -> None:
+    """Merge the run's trained teacher into one self-contained folder for `wst serve`.
+
+    Weights (LoRA merged into the base), tokenizer and wst_teacher.json (meta prompt,
+    instruction token cap, base model), with the run's config.json and report.md copied in.
+    """
+    from wst.export import ExportError, export_teacher
+    from wst.teacher import read_teacher_card
+
+    cfg = _config(config, set_, output_dir=output, **{"teacher.adapter": adapter})
+    _setup_logging()
+    run_dir = Path(cfg.output_dir)
+    trained = _adapter(cfg)
+    if trained is None:
+        _fail(FileNotFoundError(f"no trained teacher in {run_dir / 'teacher'}; train first or "
+                                f"pass --adapter"))
+    card = read_teacher_card(trained)
+    try:
+        with console.status("exporting the teacher"):
+            out = export_teacher(card.get("base_model") or cfg.teacher.model, trained,
+                                 to or run_dir / "export",
+                                 card.get("meta_prompt") or cfg.teacher.meta_prompt,
+                                 run_dir=run_dir if run_dir.is_dir() else None)
+    except (ExportError, OSError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"exported teacher: [bold]{out}[/] (serve it: wst serve --teacher {out})")
+
+
+@app.command()
+def serve(teacher: Annotated[Optional[str], typer.Option(
+              help="Teacher: a `wst export` folder, a trained adapter folder (RUN/teacher) or a "
+                   "model (sets teacher.model). Its wst_teacher.json gives the meta prompt and "
+                   "token cap unless teacher.meta_prompt / teacher.max_instruction_tokens are set.")] = None,
+          config: ConfigOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
+          base_url: BaseUrlOpt = None,
+          host: Annotated[Optional[str], typer.Option(help="Bind address (sets serve.host); other than loopback needs $WST_SERVE_TOKEN (serve.token_env).")] = None,
+          port: Annotated[Optional[int], typer.Option(help="TCP port (sets serve.port).")] = None,
+          placement: Annotated[Optional[str], typer.Option(help="Where the instruction goes: system or prefix (sets serve.placement; default: student.instruction_placement).")] = None,
+          return_instruction_header: Annotated[Optional[bool], typer.Option(
+              "--return-instruction-header/--no-return-instruction-header",
+              help="Honour X-WST-Return-Instruction: 1 from clients (sets serve.return_instruction).")] = None,
+          set_: SetOpt = None) -> None:
+    """Serve teacher + student as an OpenAI-compatible endpoint (/v1/chat/completions)."""
+    import dataclasses
+
+    from wst.assets import AssetError
+    from wst.config import TeacherConfig
+    from wst.serve import ServeError, create_app, run_server, server_token
+    from wst.students import StudentError, make_student
+    from wst.teacher import TeacherInstructor
+
+    cfg = _config(config, set_, **{"teacher.model": teacher, "student.model": student,
+                  "student.backend": backend, "student.base_url": base_url, "serve.host": host,
+                  "serve.port": port, "serve.placement": placement,
+                  "serve.return_instruction": return_instruction_header})
+    settings = dataclasses.replace(
+        cfg.serve, placement=cfg.serve.placement or cfg.student.instruction_placement)
+    _setup_logging()
+    try:
+        server_token(settings)  # refuse a public address without a token before loading models
+    except ServeError as exc:
+        _fail(exc)
+    defaults = TeacherConfig()
+    explicit_prompt = cfg.teacher.meta_prompt != defaults.meta_prompt
+    explicit_cap = cfg.teacher.max_instruction_tokens != defaults.max_instruction_tokens
+    try:
+        with console.status(f"loading teacher {cfg.teacher.model}"):
+            instructor = TeacherInstructor(
+                cfg.teacher.model, cfg.teacher.adapter,
+                cfg.teacher.meta_prompt if explicit_prompt else None,
+                cfg.teacher.max_instruction_tokens if explicit_cap else None)
+        with console.status(f"loading student {cfg.student.model}"):
+            backend_ = make_student(cfg.student)
+    except (AssetError, OSError, ValueError, StudentError) as exc:
+        _fail(exc)
+    try:
+        app_ = create_app(instructor, backend_, settings)
+        console.print(f"serving on http://{settings.host}:{settings.port}/v1 "
+                      f"(placement {settings.placement}, model id {settings.model_name})")
+        run_server(app_, settings)
+    except ServeError as exc:
+        _fail(exc)
+    finally:
+        backend_.close()
+
+
 cache_app = typer.Typer(help="The on-disk cache of student answers. Greedy (temperature 0) "
                         "and seeded answers are cached; unseeded samples are not, unless "
                         "student.cache_sampled is set, because replaying one sample would "

@@ -180,6 +180,45 @@ class EvalConfig:
 
 
 @dataclass
+class ServeConfig:
+    """``wst serve``: an OpenAI-compatible endpoint that puts the teacher's instruction into
+    each chat request and returns the student's answer."""
+
+    host: str = "127.0.0.1"
+    """Address to bind. Any address other than loopback (127.0.0.1, ::1, localhost) requires
+    the bearer token (``token_env``): the server refuses to start without it."""
+    port: int = 8000
+    """TCP port (0 = any free port)."""
+    placement: str = ""
+    """Where the instruction goes: ``system`` (a system message in front, or appended after a
+    blank line to the request's own leading system message) or ``prefix`` (instruction, blank
+    line, then the last user message); empty = ``student.instruction_placement``, the
+    placement the teacher was trained with."""
+    token_env: str = "WST_SERVE_TOKEN"
+    """Environment variable holding the bearer token clients must send
+    (``Authorization: Bearer ...``); when it is set every route but ``/health`` checks it.
+    The token never enters config or logs."""
+    max_body_bytes: int = 1_000_000
+    """Largest request body accepted (413 above)."""
+    max_messages: int = 64
+    """Most chat messages in one request (400 above)."""
+    teacher_timeout_s: float = 10.0
+    """Seconds a request waits for its instruction (queue + generation); past it, or when
+    the teacher fails, the request goes to the student without an instruction (logged and
+    counted in ``/metrics``)."""
+    teacher_batch: int = 8
+    """Most questions per teacher ``generate``: requests that wait for the teacher together
+    are answered by one batched call (1 = one question at a time)."""
+    return_instruction: bool = True
+    """Honour the request header ``X-WST-Return-Instruction: 1`` (the instruction comes back
+    in the ``X-WST-Instruction`` header, URL-encoded, and as ``wst_instruction`` in the body);
+    off: instructions are never returned."""
+    model_name: str = "wst"
+    """Model id reported by ``/v1/models`` and in every response; requests may name any
+    model."""
+
+
+@dataclass
 class RunConfig:
     """Everything one run needs; one TOML file under ``configs/`` per experiment."""
 
@@ -190,6 +229,7 @@ class RunConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -328,6 +368,16 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("student.base_url is required with the openai backend")
     if config.student.instruction_placement not in {"prefix", "system"}:
         raise ConfigError("student.instruction_placement must be prefix or system")
+    if config.serve.placement not in {"", "prefix", "system"}:
+        raise ConfigError("serve.placement must be prefix, system or empty (the student's)")
+    if not 0 <= config.serve.port <= 65535:
+        raise ConfigError("serve.port must be between 0 and 65535")
+    if config.serve.max_body_bytes <= 0 or config.serve.max_messages <= 0:
+        raise ConfigError("serve.max_body_bytes and serve.max_messages must be positive")
+    if config.serve.teacher_batch < 1:
+        raise ConfigError("serve.teacher_batch must be at least 1")
+    if config.serve.teacher_timeout_s <= 0:
+        raise ConfigError("serve.teacher_timeout_s must be positive")
     if config.train.num_generations < 2:
         raise ConfigError("train.num_generations must be at least 2 (GRPO compares a group)")
     if not 0 < config.task.test_fraction < 1:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -126,8 +128,81 @@ def write_instructions(
     return out
 
 
-def save_teacher_card(folder: Path, meta_prompt: str, base_model: str) -> None:
-    """Record what a saved adapter needs to be used: its base model and its prompt."""
-    (folder / "wst_teacher.json").write_text(
-        json.dumps({"base_model": base_model, "meta_prompt": meta_prompt}, indent=2)
-    )
+TEACHER_CARD = "wst_teacher.json"
+
+
+def save_teacher_card(folder: Path, meta_prompt: str, base_model: str,
+                      extra: dict[str, Any] | None = None) -> None:
+    """Record what a saved adapter needs to be used: its base model and its prompt
+    (``extra``: more fields, e.g. an exported teacher's ``max_instruction_tokens``)."""
+    card = {"base_model": base_model, "meta_prompt": meta_prompt, **(extra or {})}
+    (folder / TEACHER_CARD).write_text(json.dumps(card, indent=2))
+
+
+def read_teacher_card(folder: str | Path | None) -> dict[str, Any]:
+    """The ``wst_teacher.json`` of a local folder; {} for hub names, ``embedded:`` specs and
+    folders without one (an unreadable card is logged and ignored)."""
+    if not folder:
+        return {}
+    path = Path(folder) / TEACHER_CARD
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def is_adapter(folder: str | Path | None) -> bool:
+    """True for a LoRA adapter folder (as opposed to a whole model)."""
+    if not folder:
+        return False
+    return (Path(folder) / "adapter_config.json").is_file()
+
+
+class TeacherInstructor:
+    """A loaded teacher that writes one greedy instruction per question: ``instruct(q)``.
+
+    ``model_spec`` is anything ``load_teacher`` takes (``embedded:NAME``, a model folder such
+    as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
+    read from its ``wst_teacher.json``. ``meta_prompt`` and ``max_instruction_tokens`` left as
+    None come from the card of the adapter or model folder when it has one (an exported
+    teacher carries the prompt it was trained with), else from the TeacherConfig defaults.
+    One ``generate`` runs at a time (a lock), so one instance can serve many threads.
+    """
+
+    def __init__(self, model_spec: str, adapter: str | None = None,
+                 meta_prompt: str | None = None, max_instruction_tokens: int | None = None):
+        from wst.config import TeacherConfig
+
+        if adapter is None and is_adapter(model_spec):
+            base = read_teacher_card(model_spec).get("base_model")
+            if not base:
+                raise ValueError(f"{model_spec} is a LoRA adapter without a base_model in its "
+                                 f"{TEACHER_CARD}; pass the base model and the adapter")
+            model_spec, adapter = base, model_spec
+        card = read_teacher_card(adapter) or read_teacher_card(model_spec)
+        defaults = TeacherConfig()
+        self.meta_prompt: str = meta_prompt or card.get("meta_prompt") or defaults.meta_prompt
+        self.max_instruction_tokens: int = int(
+            max_instruction_tokens or card.get("max_instruction_tokens")
+            or defaults.max_instruction_tokens
+        )
+        if "{question}" not in self.meta_prompt:
+            raise ValueError("the teacher's meta prompt must contain {question}")
+        self.model_spec, self.adapter = model_spec, adapter
+        self.model, self.tokenizer = load_teacher(model_spec, adapter)
+        self._lock = threading.Lock()
+
+    def instruct(self, question: str) -> str:
+        """The teacher's instruction for ``question`` (greedy, at most the token cap)."""
+        return self.instruct_many([question])[0]
+
+    def instruct_many(self, questions: list[str]) -> list[str]:
+        """Instructions for several questions in one left-padded ``generate`` (as in eval)."""
+        with self._lock:
+            return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
+                                      self.max_instruction_tokens,
+                                      batch_size=max(1, len(questions)))

@@ -252,7 +252,8 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     out = run_dir / "teacher"
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
-    save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model)
+    save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model,
+                      extra={"max_instruction_tokens": config.teacher.max_instruction_tokens})
     return out
 
 

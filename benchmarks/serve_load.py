@@ -1,0 +1,155 @@
+"""Bounded load test of `wst serve`: N chat requests at a fixed concurrency, openai client.
+
+    .venv/bin/python benchmarks/serve_load.py URL [--requests 200] [--concurrency 8]
+    .venv/bin/python benchmarks/serve_load.py --fake [--teacher DIR]   # in-process, no real models
+
+Against a running ``wst serve`` at URL (e.g. http://127.0.0.1:8000; the token comes from
+$WST_SERVE_TOKEN when set), or with ``--fake`` an in-process server: the teacher folder DIR
+(default: a tiny random 2-layer Llama built here) and a fake student that answers after
+``--fake-student-ms``. Every request asks a different question, so the student's answer
+cache does not serve repeats. Prints throughput, client p50/p95 latency, errors, and the
+share of server time spent waiting for the teacher and the student (from the ``/metrics``
+sums, taken before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import openai
+
+from wst.serve import parse_metrics
+
+QUESTION = ("A baker makes {a} loaves in the morning and {b} in the afternoon, then sells {c}. "
+            "How many loaves are left?")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", nargs="?", help="base URL of a running `wst serve`")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="student answer cap per request (default: the server's)")
+    parser.add_argument("--fake", action="store_true",
+                        help="serve in-process: tiny teacher + fake student")
+    parser.add_argument("--teacher", help="teacher folder for --fake (default: tiny random)")
+    parser.add_argument("--fake-student-ms", type=float, default=20.0)
+    parser.add_argument("--teacher-batch", type=int, default=8,
+                        help="serve.teacher_batch of the --fake server")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch threads of the --fake teacher (0 = torch's default; 1 is "
+                             "far faster when another job keeps the cores busy)")
+    args = parser.parse_args()
+    if bool(args.url) == args.fake:
+        parser.error("give a URL or --fake (not both)")
+
+    with ExitStack() as stack:
+        if args.fake:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = stack.enter_context(_fake_server(args, scratch))
+        else:
+            url = args.url.rstrip("/")
+        token = os.environ.get("WST_SERVE_TOKEN") or "none"
+        headers = {"Authorization": f"Bearer {token}"}
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=600)
+        model = client.models.list().data[0].id
+        before = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
+
+        def one(i: int) -> tuple[float, bool]:
+            question = QUESTION.format(a=12 + i, b=7 + i % 13, c=5 + i % 11)
+            started = time.perf_counter()
+            try:
+                client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": question}],
+                    **({"max_tokens": args.max_tokens} if args.max_tokens else {}))
+                ok = True
+            except openai.OpenAIError as exc:
+                print(f"request {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                ok = False
+            return time.perf_counter() - started, ok
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            results = list(pool.map(one, range(args.requests)))
+        wall = time.perf_counter() - started
+        after = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
+
+    latencies = sorted(seconds for seconds, _ in results)
+    errors = sum(not ok for _, ok in results)
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    server_s = delta.get("wst_chat_request_seconds_sum", 0.0)
+    failures = sum(v for k, v in delta.items() if k.startswith("wst_teacher_failures_total"))
+    print(f"requests {args.requests}, concurrency {args.concurrency}, errors {errors}, "
+          f"teacher failures {failures:.0f}")
+    print(f"throughput {args.requests / wall:.2f} req/s  ({wall:.1f} s)")
+    p50, p95 = _pct(latencies, 50) * 1000, _pct(latencies, 95) * 1000
+    print(f"latency p50 {p50:.0f} ms  p95 {p95:.0f} ms  "
+          f"mean {statistics.fmean(latencies) * 1000:.0f} ms")
+    if server_s > 0:
+        for part in ("teacher", "student"):
+            share = delta.get(f"wst_{part}_seconds_sum", 0.0) / server_s
+            print(f"{part} share of server latency {share:.0%}")
+
+
+def _pct(sorted_values: list[float], pct: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _fake_server(args: argparse.Namespace, scratch: Path):
+    """An in-process `wst serve` (a context manager yielding its URL)."""
+    from wst.config import ServeConfig
+    from wst.serve import BackgroundServer, create_app
+    from wst.students.base import Answer, Sampling, Student
+    from wst.teacher import TeacherInstructor
+
+    class FakeStudent(Student):
+        identity = "fake:bench"
+
+        def _answer_one(self, messages, sampling):
+            time.sleep(args.fake_student_ms / 1000)
+            return Answer(text="The answer is \\boxed{7}.", completion_tokens=8, prompt_tokens=40)
+
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    folder = args.teacher or _tiny_teacher(scratch)
+    teacher = TeacherInstructor(str(folder), max_instruction_tokens=16)
+    student = FakeStudent(Sampling(max_tokens=64), parallel=args.concurrency)
+    app = create_app(teacher, student, ServeConfig(port=0, placement="prefix",
+                                                      teacher_batch=args.teacher_batch))
+    return BackgroundServer(app)
+
+
+def _tiny_teacher(folder: Path) -> Path:
+    """A 2-layer random Llama with a byte-level chat tokenizer (the tests' tiny teacher)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import _byte_level_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Export a trained teacher as one self-contained model folder (``wst export``).
+
+A LoRA adapter is merged into its base model (peft ``merge_and_unload``); a fully fine-tuned
+teacher is loaded and saved again. The folder holds the fp32 weights, the tokenizer (with its
+chat template) and ``wst_teacher.json``: the meta prompt the teacher was trained with, its
+instruction token cap and where it came from. ``training_config.json`` and ``report.md`` of
+the run are copied beside them when present. ``load_teacher(folder)`` and
+``TeacherInstructor(folder)`` load it with nothing else: no base model, no run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from wst.teacher import (
+    TEACHER_CARD, is_adapter, load_teacher, load_tokenizer, read_teacher_card, resolve_teacher,
+    save_teacher_card,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ExportError(ValueError):
+    """The export cannot be made (no teacher, or a target folder that is not an export)."""
+
+
+def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir: str | Path,
+                   meta_prompt: str, run_dir: str | Path | None = None,
+                   max_instruction_tokens: int | None = None) -> Path:
+    """Write the merged (or copied) teacher to ``out_dir``; return it.
+
+    ``adapter_dir``: a LoRA adapter (merged into ``base_model_spec``), a fully fine-tuned
+    model folder (saved as it is), or None (the base model itself). ``max_instruction_tokens``
+    None: the adapter's card, else the run's ``teacher.max_instruction_tokens`` (from
+    ``run_dir/config.json``), else 48.
+    An existing ``out_dir`` is replaced only when it is an earlier export (it has a
+    ``wst_teacher.json``) or empty. The folder is written beside ``out_dir`` first and renamed
+    at the end, so an interrupted export leaves no half folder behind.
+    """
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not (out / TEACHER_CARD).is_file():
+        raise ExportError(f"{out} exists and is not a wst export; choose another folder")
+    if adapter_dir is not None and not Path(adapter_dir).is_dir():
+        raise ExportError(f"no trained teacher at {adapter_dir}")
+    run = Path(run_dir) if run_dir is not None else None
+    training_config = _read_json(run / "config.json") if run is not None else None
+    if max_instruction_tokens is None:
+        teacher_cfg = (training_config or {}).get("teacher", {})
+        max_instruction_tokens = int(read_teacher_card(adapter_dir).get("max_instruction_tokens")
+                                     or teacher_cfg.get("max_instruction_tokens", 48))
+
+    merged = adapter_dir is not None and is_adapter(adapter_dir)
+    started = time.perf_counter()
+    model, tokenizer = load_teacher(base_model_spec, str(adapter_dir) if adapter_dir else None)
+    if merged:
+        model = model.merge_and_unload()
+    if adapter_dir is None:
+        tokenizer = load_tokenizer(resolve_teacher(base_model_spec))
+
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    card: dict[str, Any] = {
+        "max_instruction_tokens": max_instruction_tokens,
+        "source": {"adapter": str(adapter_dir) if adapter_dir else None,
+                   "merged_lora": merged, "run_dir": str(run) if run else None},
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if run is not None:
+        for name, target in (("config.json", "training_config.json"), ("report.md", "report.md")):
+            if (run / name).is_file():
+                shutil.copy2(run / name, partial / target)
+                card.setdefault("files", []).append(target)
+    save_teacher_card(partial, meta_prompt, base_model_spec, extra=card)
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    log.info("exported teacher to %s in %.1f s (%s)", out, time.perf_counter() - started,
+             "LoRA merged" if merged else "whole model")
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,412 @@
+"""`wst serve` driven by the official openai client over real HTTP (uvicorn on a free port),
+and `wst export` (a merged LoRA teacher that writes the adapter's instructions)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from urllib.parse import unquote
+
+import httpx
+import openai
+import pytest
+from typer.testing import CliRunner
+
+from tests.test_students import FakeOpenAI
+from wst.config import ServeConfig
+from wst.serve import BackgroundServer, ServeError, create_app, parse_metrics
+from wst.students.base import Answer, Sampling, Student
+
+TOKEN = "serve-test-token-5678"
+ANSWER = "Let us add them: 3 + 4 = 7. The answer is \\boxed{7}."
+
+
+class FakeTeacher:
+    """Writes ``Mind the units.``; or raises, or sleeps past the server's timeout."""
+
+    def __init__(self, fail: bool = False, sleep_s: float = 0.0):
+        self.fail, self.sleep_s = fail, sleep_s
+        self.questions: list[str] = []
+
+    def instruct(self, question: str) -> str:
+        self.questions.append(question)
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        if self.fail:
+            raise RuntimeError("teacher exploded")
+        return "Mind the units."
+
+
+class RecordingStudent(Student):
+    """Answers ANSWER and records each request with its sampling."""
+
+    def __init__(self) -> None:
+        super().__init__(Sampling(max_tokens=64, temperature=0.0, seed=0), parallel=4)
+        self.seen: list[tuple[list[dict[str, str]], Sampling]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        return "recording:test"
+
+    def _answer_one(self, messages, sampling: Sampling) -> Answer:
+        with self._lock:
+            self.seen.append((messages, sampling))
+        return Answer(text=ANSWER, completion_tokens=12, prompt_tokens=20)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_no_token(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy", "WST_SERVE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@contextmanager
+def serving(teacher=None, student=None, **settings):
+    """(base URL, student) of a server running on a free loopback port."""
+    student = student or RecordingStudent()
+    settings = {"placement": "prefix", "port": 0, **settings}
+    app = create_app(teacher or FakeTeacher(), student, ServeConfig(**settings))
+    with BackgroundServer(app) as url:
+        yield url, student
+
+
+def client(url: str, key: str = "none") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def ask(text: str = "What is 3 + 4?") -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def metrics(url: str, key: str | None = None) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    response = httpx.get(f"{url}/metrics", headers=headers)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    return parse_metrics(response.text)
+
+
+def chat_count(samples: dict[str, float], status: int) -> float:
+    return samples.get(f'wst_requests_total{{route="/v1/chat/completions",status="{status}"}}', 0)
+
+
+def test_chat_completion_plain_and_streaming():
+    with serving() as (url, student):
+        api = client(url)
+        completion = api.chat.completions.create(model="anything", messages=ask())
+        assert completion.object == "chat.completion" and completion.id.startswith("chatcmpl-")
+        assert completion.model == "wst"
+        assert completion.choices[0].message.content == ANSWER
+        assert completion.choices[0].message.role == "assistant"
+        assert completion.choices[0].finish_reason == "stop"
+        assert (completion.usage.prompt_tokens, completion.usage.completion_tokens,
+                completion.usage.total_tokens) == (20, 12, 32)
+        assert "wst_instruction" not in (completion.model_extra or {})
+        messages, sampling = student.seen[-1]
+        assert messages == [{"role": "user", "content": "Mind the units.\n\nWhat is 3 + 4?"}]
+        assert sampling == student.sampling  # no sampling in the request: the student's own
+
+        chunks = list(api.chat.completions.create(
+            model="wst", messages=ask(), stream=True, stream_options={"include_usage": True}))
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert len({c.id for c in chunks}) == 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == ANSWER
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
+    finals = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finals[-1] == "stop" and set(finals[:-1]) == {None}
+    assert chunks[-1].usage.completion_tokens == 12 and not chunks[-1].choices
+
+
+def test_stream_ends_with_done_line():
+    with serving() as (url, _):
+        with httpx.stream("POST", f"{url}/v1/chat/completions",
+                          json={"messages": ask(), "stream": True}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = [line for line in response.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines)
+    assert lines[-1] == "data: [DONE]"
+    assert json.loads(lines[0][6:])["choices"][0]["delta"]["role"] == "assistant"
+
+
+def test_instruction_is_returned_only_when_asked():
+    with serving() as (url, _):
+        api = client(url)
+        plain = api.chat.completions.with_raw_response.create(model="wst", messages=ask())
+        assert "x-wst-instruction" not in plain.headers
+        raw = api.chat.completions.with_raw_response.create(
+            model="wst", messages=ask(), extra_headers={"X-WST-Return-Instruction": "1"})
+        assert unquote(raw.headers["x-wst-instruction"]) == "Mind the units."
+        assert raw.headers["x-wst-instruction-status"] == "ok"
+        assert raw.parse().model_extra["wst_instruction"] == "Mind the units."
+        first = next(iter(api.chat.completions.create(
+            model="wst", messages=ask(), stream=True,
+            extra_headers={"X-WST-Return-Instruction": "1"})))
+        assert first.model_extra["wst_instruction"] == "Mind the units."
+    with serving(return_instruction=False) as (url, _):
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="wst", messages=ask(), extra_headers={"X-WST-Return-Instruction": "1"})
+        assert "x-wst-instruction" not in raw.headers
+        assert "wst_instruction" not in (raw.parse().model_extra or {})
+
+
+def test_system_placement_and_request_sampling_reach_the_student():
+    teacher = FakeTeacher()
+    with serving(teacher, placement="system") as (url, student):
+        api = client(url)
+        api.chat.completions.create(model="wst", messages=ask("first"))
+        api.chat.completions.create(
+            model="wst", max_tokens=7, temperature=0.5, seed=11,
+            messages=[{"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "earlier"},
+                      {"role": "assistant", "content": "ok"},
+                      {"role": "user", "content": [{"type": "text", "text": "last one"}]}])
+    assert student.seen[0][0] == [{"role": "system", "content": "Mind the units."},
+                                  {"role": "user", "content": "first"}]
+    messages, sampling = student.seen[1]
+    assert messages[0] == {"role": "system", "content": "Be brief.\n\nMind the units."}
+    assert messages[1:] == [{"role": "user", "content": "earlier"},
+                            {"role": "assistant", "content": "ok"},
+                            {"role": "user", "content": "last one"}]
+    assert sampling == Sampling(max_tokens=7, temperature=0.5, seed=11)
+    assert teacher.questions == ["first", "last one"]  # the last user message only
+
+
+def test_models_health_and_metrics_move():
+    with serving(model_name="wst-gsm8k") as (url, _):
+        api = client(url)
+        assert [m.id for m in api.models.list()] == ["wst-gsm8k"]
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+        before = metrics(url)
+        api.chat.completions.create(model="wst-gsm8k", messages=ask())
+        api.chat.completions.create(model="wst-gsm8k", messages=ask())
+        after = metrics(url)
+    assert chat_count(after, 200) - chat_count(before, 200) == 2
+    for name in ("teacher", "student", "chat_request"):
+        assert after[f"wst_{name}_seconds_count"] - before[f"wst_{name}_seconds_count"] == 2
+        assert after[f"wst_{name}_seconds_sum"] > before[f"wst_{name}_seconds_sum"]
+    assert after['wst_requests_total{route="/v1/models",status="200"}'] == 1
+    assert after['wst_teacher_failures_total{reason="timeout"}'] == 0
+
+
+def test_bearer_token_is_checked_when_set(monkeypatch):
+    monkeypatch.setenv("WST_SERVE_TOKEN", TOKEN)
+    with serving() as (url, _):
+        with pytest.raises(openai.AuthenticationError) as info:
+            client(url, key="wrong").chat.completions.create(model="wst", messages=ask())
+        assert info.value.status_code == 401
+        assert info.value.body["type"] == "authentication_error"
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        assert httpx.get(f"{url}/v1/models").status_code == 401
+        assert httpx.get(f"{url}/health").status_code == 200  # probes need no token
+        good = client(url, key=TOKEN).chat.completions.create(model="wst", messages=ask())
+        assert good.choices[0].message.content == ANSWER
+        assert chat_count(metrics(url, TOKEN), 401) == 1
+
+
+def test_bad_requests_get_openai_errors_and_the_server_keeps_serving():
+    with serving(max_body_bytes=4096, max_messages=3) as (url, student):
+        api = client(url)
+        with pytest.raises(openai.APIStatusError) as info:
+            api.chat.completions.create(model="wst", messages=ask("x" * 10_000))
+        assert info.value.status_code == 413
+        assert info.value.body["code"] == "request_too_large"
+        assert api.chat.completions.create(model="wst", messages=ask()).choices
+
+        with pytest.raises(openai.BadRequestError) as info:
+            api.chat.completions.create(model="wst", messages=ask() * 4)
+        assert info.value.body["code"] == "too_many_messages"
+        assert api.chat.completions.create(model="wst", messages=ask()).choices
+
+        endpoint = f"{url}/v1/chat/completions"
+        for body in (b'{"messages": [', b'{"model": "wst"}', b'[1, 2]',
+                     b'{"messages": [{"role": "user", "content": 3}]}',
+                     b'{"messages": [{"role": "user", "content": "q"}], "max_tokens": -1}'):
+            response = httpx.post(endpoint, content=body,
+                                  headers={"Content-Type": "application/json"})
+            assert response.status_code == 400, body
+            error = response.json()["error"]
+            assert error["type"] == "invalid_request_error" and error["message"]
+        assert api.chat.completions.create(model="wst", messages=ask()).choices
+        samples = metrics(url)
+    assert chat_count(samples, 413) == 1 and chat_count(samples, 400) == 6
+    assert chat_count(samples, 200) == 3
+    assert len(student.seen) == 3  # no bad request reached the student
+
+
+@pytest.mark.parametrize("teacher, reason", [(FakeTeacher(fail=True), "error"),
+                                             (FakeTeacher(sleep_s=1.0), "timeout")])
+def test_teacher_failure_still_answers_without_instruction(teacher, reason):
+    with serving(teacher, teacher_timeout_s=0.2) as (url, student):
+        started = time.perf_counter()
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="wst", messages=ask(), extra_headers={"X-WST-Return-Instruction": "1"})
+        elapsed = time.perf_counter() - started
+        samples = metrics(url)
+    assert raw.parse().choices[0].message.content == ANSWER
+    assert raw.headers["x-wst-instruction-status"] == reason
+    assert raw.parse().model_extra["wst_instruction"] is None
+    assert student.seen[0][0] == ask()  # the request went on unchanged
+    assert samples[f'wst_teacher_failures_total{{reason="{reason}"}}'] == 1
+    assert chat_count(samples, 200) == 1
+    if reason == "timeout":
+        assert elapsed < 0.9  # did not wait for the slow teacher
+
+
+class BrokenStudent(RecordingStudent):
+    def _answer_one(self, messages, sampling: Sampling) -> Answer:
+        raise ConnectionError("upstream down")
+
+
+def test_student_failure_is_a_502_and_counted():
+    with serving(student=BrokenStudent()) as (url, _):
+        with pytest.raises(openai.APIStatusError) as info:
+            client(url).chat.completions.create(model="wst", messages=ask())
+        assert info.value.status_code == 502
+        assert info.value.body["code"] == "student_error"
+        assert "upstream down" not in str(info.value.body)  # details go to the log only
+        samples = metrics(url)
+    assert samples["wst_student_failures_total"] == 1 and chat_count(samples, 502) == 1
+
+
+class BatchTeacher:
+    """Answers ``about <question>``; records the size of each call (the first one is slow,
+    so the requests sent meanwhile queue up and arrive together)."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def instruct(self, question: str) -> str:
+        return self.instruct_many([question])[0]
+
+    def instruct_many(self, questions: list[str]) -> list[str]:
+        if not self.batches:
+            time.sleep(0.5)
+        self.batches.append(len(questions))
+        return [f"about {q}" for q in questions]
+
+
+def test_waiting_requests_share_one_teacher_call():
+    teacher = BatchTeacher()
+    with serving(teacher, teacher_batch=4) as (url, student):
+        api = client(url)
+
+        def one(i: int) -> str:
+            raw = api.chat.completions.with_raw_response.create(
+                model="wst", messages=ask(f"q{i}"), extra_headers={"X-WST-Return-Instruction": "1"})
+            return raw.parse().model_extra["wst_instruction"]
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            first = pool.submit(one, 0)
+            time.sleep(0.2)  # the first call is generating; the next five wait together
+            rest = list(pool.map(one, range(1, 6)))
+    assert [first.result(), *rest] == [f"about q{i}" for i in range(6)]
+    assert sum(teacher.batches) == 6 and 1 < max(teacher.batches) <= 4
+    placed = sorted(m[0]["content"] for m, _ in student.seen)
+    assert placed == sorted(f"about q{i}\n\nq{i}" for i in range(6))
+
+
+def test_public_address_needs_a_token(monkeypatch):
+    with pytest.raises(ServeError, match="WST_SERVE_TOKEN"):
+        create_app(FakeTeacher(), RecordingStudent(), ServeConfig(host="0.0.0.0",
+                                                                   placement="prefix"))
+    monkeypatch.setenv("MY_TOKEN", TOKEN)
+    create_app(FakeTeacher(), RecordingStudent(),
+               ServeConfig(host="0.0.0.0", placement="prefix", token_env="MY_TOKEN"))
+
+    from wst.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--teacher", "/nonexistent/teacher",
+                                      "--host", "0.0.0.0"])
+    assert result.exit_code == 1  # refused before any model loads
+    assert "WST_SERVE_TOKEN" in result.output
+
+
+def test_tiny_teacher_in_front_of_an_openai_student(tiny_teacher, monkeypatch):
+    from wst.students.openai_http import OpenAIStudent
+    from wst.teacher import TeacherInstructor
+
+    upstream = FakeOpenAI()
+    teacher = TeacherInstructor(str(tiny_teacher), meta_prompt="Hint for: {question}",
+                                max_instruction_tokens=4)
+    expected = teacher.instruct("What is 3 + 4?")
+    student = OpenAIStudent(upstream.base_url, "upstream-model", Sampling(max_tokens=32, seed=3),
+                            api_key_env="WST_TEST_UNSET_KEY", parallel=2, max_retries=0)
+    try:
+        with serving(teacher, student) as (url, _):
+            raw = client(url).chat.completions.with_raw_response.create(
+                model="wst", messages=ask(), max_tokens=16,
+                extra_headers={"X-WST-Return-Instruction": "1"})
+    finally:
+        student.close()
+        upstream.close()
+    completion = raw.parse()
+    assert completion.model_extra["wst_instruction"] == expected.strip()
+    sent = upstream.requests[0]
+    assert sent["model"] == "upstream-model" and sent["max_tokens"] == 16 and sent["seed"] == 3
+    placed = f"{expected.strip()}\n\nWhat is 3 + 4?" if expected.strip() else "What is 3 + 4?"
+    assert sent["messages"] == [{"role": "user", "content": placed}]
+    assert completion.choices[0].message.content == f"The answer is 18. ({placed})"
+    assert completion.usage.completion_tokens == 7
+
+
+def test_exported_teacher_writes_what_the_adapter_writes(tmp_path, tiny_teacher):
+    import torch
+
+    from tests.test_train_plumbing import _config, _split
+    from tests.conftest import ScriptedStudent
+    from wst.cli import app
+    from wst.tasks.gsm8k import GSM8K
+    from wst.teacher import TeacherInstructor
+    from wst.train import train_teacher
+
+    run_dir = tmp_path / "run"
+    config = _config(run_dir, tiny_teacher, steps=1)
+    config.train.learning_rate = 5e-2  # a visible change, so the merge has something to carry
+    adapter = train_teacher(config, _split(), GSM8K(), ScriptedStudent())
+    (run_dir / "report.md").write_text("# report\n")
+
+    result = CliRunner().invoke(app, ["export", "--output", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    out = run_dir / "export"
+    card = json.loads((out / "wst_teacher.json").read_text())
+    assert card["max_instruction_tokens"] == 8 and card["source"]["merged_lora"]
+    assert card["meta_prompt"] == config.teacher.meta_prompt
+    assert card["base_model"] == str(tiny_teacher)
+    assert (out / "training_config.json").exists() and (out / "report.md").exists()
+    assert not (out / "adapter_config.json").exists() and (out / "config.json").exists()
+
+    exported = TeacherInstructor(str(out))  # prompt and token cap from its card
+    assert exported.adapter is None
+    assert exported.meta_prompt == config.teacher.meta_prompt
+    assert exported.max_instruction_tokens == 8
+    with_adapter = TeacherInstructor(str(tiny_teacher), str(adapter))
+    from_adapter_folder = TeacherInstructor(str(adapter))  # base model read from its card
+    assert from_adapter_folder.model_spec == str(tiny_teacher)
+    assert with_adapter.max_instruction_tokens == 8  # the training card records the cap
+
+    base = TeacherInstructor(str(tiny_teacher))
+    name = "model.layers.0.self_attn.q_proj.weight"
+    merged_weight = dict(exported.model.named_parameters())[name]
+    assert not torch.equal(merged_weight, dict(base.model.named_parameters())[name])
+
+    batch = exported.tokenizer(["What is 3 + 4?"], return_tensors="pt")
+    with torch.no_grad():
+        merged_logits = exported.model(**batch).logits
+        adapter_logits = with_adapter.model(**batch).logits
+    assert torch.allclose(merged_logits, adapter_logits, atol=1e-5)
+    for question in ("What is 3 + 4?", "Tom has 5 apples and eats 2. How many are left?"):
+        assert exported.instruct(question) == with_adapter.instruct(question)
+        assert exported.instruct(question) == from_adapter_folder.instruct(question)
+
+    # exporting again replaces the earlier export; a foreign folder is refused
+    assert CliRunner().invoke(app, ["export", "--output", str(run_dir)]).exit_code == 0
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["export", "--output", str(run_dir), "--to", str(foreign)])
+    assert result.exit_code == 1 and (foreign / "keep.txt").exists()
