@@ -341,6 +341,7 @@ def cache_clear() -> None:
     console.print(f"deleted {default_cache().clear()} cached answers")
 
 
-def main() -> None:  # pragma: no cover - console entry point alternative
+def main() -> None:
+    """The `wst` console entry point."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

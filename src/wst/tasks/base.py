@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,3 @@ class Task(ABC):
             ]
         return [{"role": "user", "content": f"{instruction}\n\n{example.question}"}]
 
-
-def example_to_dict(example: Example) -> dict[str, Any]:
-    return asdict(example)
