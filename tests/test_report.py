@@ -34,8 +34,11 @@ def test_report_with_training_metrics_and_plots(tmp_path):
     metrics = [{"step": s, "reward": 0.1 * s, "student/accuracy": 0.1 * s,
                 "frac_reward_zero_std": 0.5} for s in (1, 2)]
     (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, metrics)) + "\n")
+    samples = [{"answer": "so \\boxed{7}"}, {"answer": "cut off mid-"}]
+    (tmp_path / "train_samples.jsonl").write_text("\n".join(map(json.dumps, samples)) + "\n")
     report = write_report(tmp_path).read_text()
     assert "n = 10 held-out items" in report and "2 GRPO steps" in report
+    assert "mean reward 0.150" in report and "50% of the student's training answers" in report
     assert "20 calls" in report
     assert (tmp_path / "accuracy.png").stat().st_size > 0
     assert (tmp_path / "training.png").stat().st_size > 0

@@ -327,10 +327,11 @@ def cache_stats() -> None:
     from wst.students import default_cache
 
     cache = default_cache()
-    for student, count in cache.stats().items():
+    stats = cache.stats()
+    for student, count in stats.items():
         console.print(f"{count:8d}  {student}")
     size = cache.path.stat().st_size if cache.path.exists() else 0
-    console.print(f"{sum(cache.stats().values()):8d}  entries in {cache.path} ({size / 1e6:.1f} MB)")
+    console.print(f"{sum(stats.values()):8d}  entries in {cache.path} ({size / 1e6:.1f} MB)")
 
 
 @cache_app.command("clear")

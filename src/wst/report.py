@@ -76,6 +76,23 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _mean(metrics: list[dict[str, Any]], key: str) -> float:
+    values = [m[key] for m in metrics if m.get(key) is not None]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _unboxed_share(run_dir: Path) -> str:
+    """Share of ``train_samples.jsonl`` answers with no ``\\boxed{}``, as text ("55%")."""
+    from wst.scoring import last_boxed
+
+    path = run_dir / "train_samples.jsonl"
+    answers = [json.loads(line)["answer"] for line in path.read_text().splitlines()] \
+        if path.exists() else []
+    if not answers:
+        return "–"
+    return f"{100 * sum(last_boxed(a) is None for a in answers) / len(answers):.0f}%"
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``report.md`` (and its plots) for a run folder; return its path."""
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
@@ -99,6 +116,10 @@ def write_report(run_dir: Path) -> Path:
         last = metrics[-1]
         lines += [
             "## Training", "",
+            f"Over all steps: mean reward {_mean(metrics, 'reward'):.3f}, mean share of groups "
+            f"with zero reward variance {_mean(metrics, 'frac_reward_zero_std'):.2f}, "
+            f"{_unboxed_share(run_dir)} of the student's training answers without a final "
+            "`\\boxed{}` (most of them cut by the answer-token cap).", "",
             f"{len(metrics)} GRPO steps. Last step: reward {last['reward']:.3f}, zero-variance "
             f"groups {last.get('frac_reward_zero_std', float('nan')):.2f}, seconds in teacher "
             f"generation / student / update: {last.get('time/teacher_generation_s', 0):.1f} / "
