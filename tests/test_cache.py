@@ -32,7 +32,7 @@ def test_two_processes_writing_the_same_cache_lose_no_entries(tmp_path):
     cache = ResponseCache(Path(path))
     assert cache.stats() == {"student-0": ENTRIES, "student-1": ENTRIES}
     hit = cache.get("student-1", [{"role": "user", "content": "q7"}], Sampling())
-    assert hit == ("a7", 7)
+    assert hit == ("a7", 7, None)
 
 
 def test_cache_commands_show_and_clear_entries(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from wst.config import ConfigError, RunConfig, load_config, validate
+from wst.config import (DEFAULT_META_PROMPT, ConfigError, RunConfig, fill_task_defaults,
+                        load_config, validate)
 
 TOML = """
 output_dir = "runs/test"
@@ -38,7 +39,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_are_valid() -> None:
     config = load_config()
-    assert config == RunConfig()
+    expected = RunConfig()
+    fill_task_defaults(expected)
+    assert config == expected
+    assert config.teacher.meta_prompt == DEFAULT_META_PROMPT
 
 
 def test_load_from_toml(tmp_path: Path) -> None:
@@ -177,7 +181,7 @@ def test_validate_rejects(overrides: list[str], message: str) -> None:
 
 
 def test_validate_accepts_openai_with_base_url() -> None:
-    config = RunConfig()
+    config = load_config()
     config.student.backend = "openai"
     config.student.base_url = "http://127.0.0.1:8000/v1"
     validate(config)

@@ -179,7 +179,7 @@ def test_unknown_scorer_is_rejected_by_validate_with_the_known_ones() -> None:
         (["task.scorer=regex", "task.answer_pattern=(a)(b)"], "exactly one group"),
         (["task.scorer=regex", "task.answer_pattern=(a"], "not a valid regex"),
         (["task.answer_pattern=(a)"], "regex scorer only"),
-        (["task.name=gsm9k"], "registered tasks: gsm8k, math500, file"),
+        (["task.name=gsm9k"], "registered tasks: gsm8k, math500, hh_rlhf, file"),
     ],
 )
 def test_validate_rejects_task_settings(overrides: list[str], message: str) -> None:
@@ -234,14 +234,13 @@ def test_task_scores_with_the_configured_scorer() -> None:
     example = Example("1", "Sentiment of 'great film'?", "positive")
     regex = get_task("file", TaskConfig(name="file", scorer="regex",
                                         answer_pattern=r"(?i)label:\s*(\w+)"))
-    assert regex.score("Thinking... LABEL: Positive", example) == 1.0
-    assert regex.score("label: negative, then label: positive", example) == 1.0  # last match
-    assert regex.score("positive", example) == 0.0  # no match
+    outputs = ["Thinking... LABEL: Positive", "label: negative, then label: positive", "positive"]
+    assert regex.score_many(outputs, [example] * 3) == [1.0, 1.0, 0.0]  # last match; no match
     exact = get_task("file", TaskConfig(name="file", scorer="exact"))
-    assert exact.score("Positive.", example) == 1.0
+    assert exact.score_many(["Positive."], [example]) == [1.0]
     assert get_task("file").scorer == get_task("math500").scorer == "math"
     numeric = get_task("gsm8k", TaskConfig(scorer="numeric"))
-    assert numeric.score(r"\boxed{\frac{1}{2}}", Example("2", "Q", "0.5")) == 0.0
+    assert numeric.score_many([r"\boxed{\frac{1}{2}}"], [Example("2", "Q", "0.5")]) == [0.0]
 
 
 def test_unknown_scorer_in_get_task_lists_the_known_ones() -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wst.config import RunConfig
+from wst.config import load_config
 from wst.tasks import Example, Split
 from wst.tasks.gsm8k import GSM8K
 from wst.train import StepClock, make_reward_fn, train_teacher
 
 
 def _config(run_dir: Path, teacher: Path, steps: int) -> RunConfig:
-    config = RunConfig(output_dir=str(run_dir))
+    config = load_config(None, [f"output_dir={run_dir}"])
     config.teacher.model = str(teacher)
     config.teacher.max_instruction_tokens = 8
     config.train.max_steps = steps
@@ -28,7 +28,7 @@ def _split() -> Split:
 
 
 def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripted_student):
-    config = RunConfig(output_dir=str(tmp_path))
+    config = load_config(None, [f"output_dir={tmp_path}"])
     logged: dict[str, float] = {}
     reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
     completions = [[{"role": "assistant", "content": text}] for text in ("ab", "abc", "it is 7!")]

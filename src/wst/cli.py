@@ -84,7 +84,7 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
     """
     from wst.assets import AssetError
     from wst.students import StudentError, make_student
-    from wst.tasks import DatasetError, get_task
+    from wst.tasks import DatasetError, get_task, make_task
 
     try:
         task = get_task(config.task.name, config.task)
@@ -94,6 +94,9 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
                       f"{len(split.test)} held-out")
         with console.status(f"loading student {config.student.model}"):
             student = make_student(config.student)
+        if task.scorer == "judge":
+            with console.status(f"loading judge {config.judge.model}"):
+                task = make_task(config)
     except (DatasetError, AssetError, FileNotFoundError) as exc:
         _fail(exc)
     try:
@@ -102,6 +105,8 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
         _fail(exc)
     finally:
         student.close()
+        if task.judge is not None:
+            task.judge.close()
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -212,7 +217,7 @@ def demo(config: ConfigOpt = DEMO_CONFIG, task_: TaskOpt = None, output: OutputO
 @app.command()
 def tasks() -> None:
     """List the registered tasks (--task NAME) and the scorers (task.scorer)."""
-    from wst.scoring import SCORERS
+    from wst.scoring import JUDGE_SCORER, SCORERS
     from wst.tasks import TASKS
 
     console.print("[bold]tasks[/] (--task NAME, or --task FILE.toml with a \\[task] table)")
@@ -220,7 +225,7 @@ def tasks() -> None:
         line = f"  {name:9} {cls.description} (scorer: {cls.default_scorer})"
         console.print(line, markup=False)
     console.print("[bold]scorers[/] (task.scorer; empty = the task's own)")
-    for name, (_, description) in SCORERS.items():
+    for name, description in [*((n, d) for n, (_, d) in SCORERS.items()), JUDGE_SCORER]:
         console.print(f"  {name:9} {description}", markup=False)
 
 
@@ -289,8 +294,10 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
         server_token(settings)  # refuse a public address without a token before loading models
     except ServeError as exc:
         _fail(exc)
+    from wst.tasks import TASKS
+
     defaults = TeacherConfig()
-    explicit_prompt = cfg.teacher.meta_prompt != defaults.meta_prompt
+    explicit_prompt = cfg.teacher.meta_prompt != TASKS[cfg.task.name].meta_prompt
     explicit_cap = cfg.teacher.max_instruction_tokens != defaults.max_instruction_tokens
     try:
         with console.status(f"loading teacher {cfg.teacher.model}"):

@@ -69,8 +69,9 @@ class TeacherConfig:
     """``embedded:NAME``, a local folder, or a hub name of a causal LM with a chat template."""
     adapter: str | None = None
     """A trained LoRA adapter (or full model folder) to load on top of ``model``."""
-    meta_prompt: str = DEFAULT_META_PROMPT
-    """Prompt asking for an instruction; must contain ``{question}``."""
+    meta_prompt: str = ""
+    """Prompt asking for an instruction; must contain ``{question}``. Empty: the task's own
+    (math tasks: ``DEFAULT_META_PROMPT``; ``hh_rlhf``: one about helpful, harmless replies)."""
     max_instruction_tokens: int = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     lora: bool = True
@@ -139,6 +140,33 @@ class StudentConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """Who scores replies of judge-scored tasks (``hh_rlhf``, or ``task.scorer = "judge"``)."""
+
+    kind: str = "llm"
+    """``llm``: a chat model answers written rubric questions (``wst.judges``) and the
+    score is read from its verdict's probabilities; ``reward_model``: a transformers
+    sequence-classification reward model scores (prompt, reply) directly."""
+    model: str = "embedded:qwen2.5-coder-1.5b"
+    """The judge model: as ``student.model`` for ``llm`` (GGUF or ``embedded:NAME`` for
+    llamacpp, an API model name for openai, a folder or hub name for hf); a folder or hub
+    name of a sequence-classification model for ``reward_model``."""
+    backend: str = "llamacpp"
+    """Backend of an ``llm`` judge: ``llamacpp``, ``openai`` or ``hf`` (as ``student.backend``)."""
+    base_url: str | None = None
+    """Endpoint of an ``openai`` judge."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable with the ``openai`` judge's API key."""
+    max_reply_chars: int = 1500
+    """Replies are cut to this many characters before judging, so that length cannot buy
+    score (a length-bias control); the cut is marked ``[...]``."""
+    parallel: int = 0
+    """Concurrent judge requests (0 = as ``student.parallel`` chooses)."""
+    batch_size: int = 8
+    """Replies per forward pass of a ``reward_model`` judge."""
+
+
+@dataclass
 class TrainConfig:
     """GRPO training of the teacher (TRL ``GRPOTrainer``)."""
 
@@ -175,8 +203,8 @@ class EvalConfig:
         default_factory=lambda: ["none", "fixed", "teacher_base", "teacher_trained", "self"]
     )
     """Which conditions to run, in report order."""
-    fixed_instruction: str = DEFAULT_FIXED_INSTRUCTION
-    """The hand-written instruction of the ``fixed`` condition."""
+    fixed_instruction: str = ""
+    """The hand-written instruction of the ``fixed`` condition; empty: the task's own."""
 
 
 @dataclass
@@ -230,6 +258,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -260,8 +289,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not sep:
             raise ConfigError(f"override {item!r} must look like section.field=value")
         set_field(config, key.strip(), raw.strip())
+    fill_task_defaults(config)
     validate(config)
     return config
+
+
+def fill_task_defaults(config: RunConfig) -> None:
+    """Give empty ``teacher.meta_prompt`` and ``eval.fixed_instruction`` the task's own."""
+    from wst.tasks import TASKS  # late import: wst.tasks imports this module
+
+    task = TASKS.get(config.task.name)
+    if task is not None:
+        config.teacher.meta_prompt = config.teacher.meta_prompt or task.meta_prompt
+        config.eval.fixed_instruction = config.eval.fixed_instruction or task.fixed_instruction
 
 
 def load_task_file(path: str | Path) -> dict[str, Any]:
@@ -358,14 +398,14 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
 
 def validate(config: RunConfig) -> None:
     """Reject combinations that would fail later, before any model loads."""
-    if "{question}" not in config.teacher.meta_prompt:
-        raise ConfigError("teacher.meta_prompt must contain {question}")
-    if config.student.backend not in {"llamacpp", "openai", "hf"}:
-        raise ConfigError(
-            f"student.backend must be llamacpp, openai or hf, not {config.student.backend!r}"
-        )
-    if config.student.backend == "openai" and not config.student.base_url:
-        raise ConfigError("student.base_url is required with the openai backend")
+    for section, settings in (("student", config.student), ("judge", config.judge)):
+        if settings.backend not in {"llamacpp", "openai", "hf"}:
+            raise ConfigError(
+                f"{section}.backend must be llamacpp, openai or hf, not {settings.backend!r}")
+        if settings.backend == "openai" and not settings.base_url:
+            raise ConfigError(f"{section}.base_url is required with the openai backend")
+    if config.judge.kind not in {"llm", "reward_model"}:
+        raise ConfigError(f"judge.kind must be llm or reward_model, not {config.judge.kind!r}")
     if config.student.instruction_placement not in {"prefix", "system"}:
         raise ConfigError("student.instruction_placement must be prefix or system")
     if config.serve.placement not in {"", "prefix", "system"}:
@@ -389,6 +429,8 @@ def validate(config: RunConfig) -> None:
     if config.task.name not in TASKS:
         raise ConfigError(f"task.name: unknown task {config.task.name!r}; "
                           f"registered tasks: {', '.join(TASKS)}")
+    if "{question}" not in config.teacher.meta_prompt:
+        raise ConfigError("teacher.meta_prompt must contain {question}")
     if config.task.scorer or config.task.answer_pattern:
         scorer = config.task.scorer or TASKS[config.task.name].default_scorer
         problem = scorer_problem(scorer, config.task.answer_pattern)

@@ -11,8 +11,7 @@ from statistics import mean
 from typing import Callable
 
 from wst.config import RunConfig
-from wst.scoring import leaks_answer
-from wst.stats import paired_difference, relative_gain, wilson
+from wst.stats import mean_interval, paired_difference, relative_gain
 from wst.students import Sampling, Student
 from wst.tasks import Example, Task
 from wst.teacher import clean_instruction, load_teacher, teacher_messages, write_instructions
@@ -87,10 +86,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
             instructions = instructions_for(condition, examples, config, student, adapter)
             answers = student.answer([task.student_messages(e, i, placement)
                                       for e, i in zip(examples, instructions)])
-            scores[condition] = [task.score(a.text, e) if a.ok else 0.0
-                                 for a, e in zip(answers, examples)]
-            leaked = [bool(i) and leaks_answer(i, e.answer, e.question)
-                      for i, e in zip(instructions, examples)]
+            scores[condition] = task.score_answers(answers, examples)
+            leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
             for e, i, a, s, k in zip(examples, instructions, answers, scores[condition], leaked):
                 records.write(json.dumps({
                     "condition": condition, "id": e.id, "question": e.question,
@@ -115,7 +112,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
 def _summarise(condition: str, scores: dict[str, list[float]], instructions: list[str | None],
                leaked: list[bool], answers: list) -> ConditionResult:
     own = scores[condition]
-    acc = wilson(sum(own), len(own))
+    acc = mean_interval(own)
     base = scores.get("none")
     diff = paired_difference(own, base) if base is not None and condition != "none" else None
     words = [len(i.split()) for i in instructions if i]

@@ -1,4 +1,4 @@
-"""Confidence intervals for accuracies and paired differences (95%, normal quantile)."""
+"""Confidence intervals for accuracies, mean scores and paired differences (95%)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ def wilson(successes: float, n: int, z: float = Z95) -> Interval:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(scores: list[float], z: float = Z95) -> Interval:
+    """Mean score with its 95% CI: Wilson for 0/1 scores (accuracy), otherwise the normal
+    interval of a mean (judge scores in [0, 1]), clipped to [0, 1].
+
+    >>> round(mean_interval([1, 0, 0, 0]).low, 3) == round(wilson(1, 4).low, 3)
+    True
+    >>> iv = mean_interval([0.2, 0.4, 0.6, 0.8]); round(iv.value, 2), round(iv.low, 2), round(iv.high, 2)
+    (0.5, 0.25, 0.75)
+    """
+    n = len(scores)
+    if n == 0 or all(s in (0.0, 1.0) for s in scores):
+        return wilson(sum(scores), n, z)
+    m = sum(scores) / n
+    var = sum((s - m) ** 2 for s in scores) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(var / n)
+    return Interval(m, max(0.0, m - half), min(1.0, m + half))
 
 
 def paired_difference(a: list[float], b: list[float], z: float = Z95) -> Interval:

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
     """The chat prompt that asks the teacher for an instruction about ``question``."""
+    if "{question}" not in meta_prompt:
+        raise ValueError("the teacher's meta prompt must contain {question}; an empty "
+                         "teacher.meta_prompt is filled with the task's own by load_config")
     return [{"role": "user", "content": meta_prompt.format(question=question)}]
 
 
@@ -169,13 +172,13 @@ class TeacherInstructor:
     as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
     read from its ``wst_teacher.json``. ``meta_prompt`` and ``max_instruction_tokens`` left as
     None come from the card of the adapter or model folder when it has one (an exported
-    teacher carries the prompt it was trained with), else from the TeacherConfig defaults.
+    teacher carries the prompt it was trained with), else from the math tasks' defaults.
     One ``generate`` runs at a time (a lock), so one instance can serve many threads.
     """
 
     def __init__(self, model_spec: str, adapter: str | None = None,
                  meta_prompt: str | None = None, max_instruction_tokens: int | None = None):
-        from wst.config import TeacherConfig
+        from wst.config import DEFAULT_META_PROMPT, TeacherConfig
 
         if adapter is None and is_adapter(model_spec):
             base = read_teacher_card(model_spec).get("base_model")
@@ -185,7 +188,7 @@ class TeacherInstructor:
             model_spec, adapter = base, model_spec
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
         defaults = TeacherConfig()
-        self.meta_prompt: str = meta_prompt or card.get("meta_prompt") or defaults.meta_prompt
+        self.meta_prompt: str = meta_prompt or card.get("meta_prompt") or DEFAULT_META_PROMPT
         self.max_instruction_tokens: int = int(
             max_instruction_tokens or card.get("max_instruction_tokens")
             or defaults.max_instruction_tokens

@@ -21,7 +21,6 @@ from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.config import RunConfig, save_config
-from wst.scoring import leaks_answer
 from wst.students import BudgetExceeded, Student
 from wst.tasks import Example, Split, Task
 from wst.teacher import clean_instruction, resolve_teacher, save_teacher_card, teacher_messages
@@ -67,8 +66,8 @@ def make_reward_fn(
             sampling,
         )
         clock.student = time.perf_counter() - started
-        scores = [task.score(a.text, e) if a.ok else 0.0 for a, e in zip(answers, examples)]
-        leaked = [leaks_answer(i, e.answer, e.question) for i, e in zip(instructions, examples)]
+        scores = task.score_answers(answers, examples)
+        leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
         rewards = instruction_rewards(scores, leaked, config.train.leak_penalty)
         if log_metric is not None:
             log_metric("student/accuracy", mean(scores))

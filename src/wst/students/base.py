@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,10 @@ class Sampling:
     temperature: float = 0.0
     seed: int | None = 0
     """None: a fresh random seed per request (independent samples; never cached)."""
+    top_logprobs: int = 0
+    """Return this many alternatives of the first answer token with their probabilities
+    (``Answer.first_token_probs``; 0 = none). Judges read a verdict's probability from them;
+    backends that cannot (``hf``, plain prompts) return None."""
 
     @property
     def deterministic(self) -> bool:
@@ -81,6 +86,21 @@ class Answer:
     ok: bool = True
     error: str | None = None
     cached: bool = False
+    first_token_probs: dict[str, float] | None = None
+    """Probability of each of the ``Sampling.top_logprobs`` likeliest first tokens."""
+
+
+def token_probs(top_logprobs: list[dict]) -> dict[str, float]:
+    """``{token: probability}`` from OpenAI-style ``[{"token": ..., "logprob": ...}]``.
+
+    >>> token_probs([{"token": "Yes", "logprob": 0.0}, {"token": "No", "logprob": math.log(0.25)}])
+    {'Yes': 1.0, 'No': 0.25}
+    """
+    probs: dict[str, float] = {}
+    for alternative in top_logprobs:
+        token = alternative["token"]
+        probs[token] = probs.get(token, 0.0) + math.exp(alternative["logprob"])
+    return probs
 
 
 @dataclass
@@ -182,11 +202,15 @@ class Student(ABC):
         if self.cache is None or not sampling.cacheable(self.cache_sampled):
             return None
         hit = self.cache.get(self.identity, messages, sampling)
-        return None if hit is None else Answer(text=hit[0], completion_tokens=hit[1], cached=True)
+        if hit is None:
+            return None
+        text, tokens, probs = hit
+        return Answer(text=text, completion_tokens=tokens, cached=True, first_token_probs=probs)
 
     def _cache_put(self, messages: Request, sampling: Sampling, answer: Answer) -> None:
         if self.cache is not None and sampling.cacheable(self.cache_sampled):
-            self.cache.put(self.identity, messages, sampling, answer.text, answer.completion_tokens)
+            self.cache.put(self.identity, messages, sampling, answer.text, answer.completion_tokens,
+                           answer.first_token_probs)
 
     def _account(self, results: list[Answer | None], calls: int, seconds: float) -> None:
         self.usage.calls += calls

@@ -30,8 +30,11 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS answers "
-            "(key TEXT PRIMARY KEY, text TEXT, tokens INTEGER, student TEXT)"
+            "(key TEXT PRIMARY KEY, text TEXT, tokens INTEGER, student TEXT, probs TEXT)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        if "probs" not in columns:  # a cache written before first-token probabilities
+            self._db.execute("ALTER TABLE answers ADD COLUMN probs TEXT")
         self._db.commit()
 
     @staticmethod
@@ -39,19 +42,24 @@ class ResponseCache:
         payload = json.dumps([identity, messages, asdict(sampling)], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def get(self, identity: str, messages: Any, sampling: Sampling) -> tuple[str, int] | None:
+    def get(self, identity: str, messages: Any,
+            sampling: Sampling) -> tuple[str, int, dict[str, float] | None] | None:
+        """(text, completion tokens, first-token probabilities) or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT text, tokens FROM answers WHERE key = ?",
+                "SELECT text, tokens, probs FROM answers WHERE key = ?",
                 (self.key(identity, messages, sampling),),
             ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], row[1], row[2] and json.loads(row[2]))
 
-    def put(self, identity: str, messages: Any, sampling: Sampling, text: str, tokens: int) -> None:
+    def put(self, identity: str, messages: Any, sampling: Sampling, text: str, tokens: int,
+            probs: dict[str, float] | None = None) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                (self.key(identity, messages, sampling), text, tokens, identity),
+                "INSERT OR REPLACE INTO answers (key, text, tokens, student, probs) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.key(identity, messages, sampling), text, tokens, identity,
+                 None if probs is None else json.dumps(probs)),
             )
             self._db.commit()
 

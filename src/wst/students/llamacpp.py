@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from wst.students.base import Answer, Budget, Request, Sampling, Student
+from wst.students.base import Answer, Budget, Request, Sampling, Student, token_probs
 from wst.students.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class LlamaCppStudent(Student):
                    "temperature": sampling.temperature}
         if sampling.seed is not None:
             request["seed"] = sampling.seed
+        if sampling.top_logprobs and chat:
+            request.update(logprobs=True, top_logprobs=sampling.top_logprobs)
         handle = self._server.handle_chat_completions if chat else self._server.handle_completions
         response = handle(request)
         if "error" in response:
@@ -65,8 +67,10 @@ class LlamaCppStudent(Student):
         choice = response["choices"][0]
         text = (choice["message"].get("content") if chat else choice.get("text")) or ""
         usage = response["usage"]
+        content = (choice.get("logprobs") or {}).get("content") or []
+        probs = token_probs(content[0]["top_logprobs"]) if content else None
         return Answer(text=text, completion_tokens=usage["completion_tokens"],
-                      prompt_tokens=usage["prompt_tokens"])
+                      prompt_tokens=usage["prompt_tokens"], first_token_probs=probs)
 
     def close(self) -> None:
         del self._server

@@ -12,7 +12,7 @@ import threading
 
 import httpx
 
-from wst.students.base import Answer, Budget, Request, Sampling, Student
+from wst.students.base import Answer, Budget, Request, Sampling, Student, token_probs
 from wst.students.cache import ResponseCache
 
 
@@ -64,6 +64,8 @@ class OpenAIStudent(Student):
             if isinstance(messages, str):
                 response = self._client.completions.create(prompt=messages, **params)
             else:
+                if sampling.top_logprobs:
+                    params.update(logprobs=True, top_logprobs=sampling.top_logprobs)
                 response = self._client.chat.completions.create(messages=messages, **params)
         except Exception as exc:
             raise RuntimeError(f"{self.identity}: {type(exc).__name__}: {exc}") from exc
@@ -79,7 +81,16 @@ class OpenAIStudent(Student):
             text=text or "",
             completion_tokens=usage.completion_tokens if usage else 0,
             prompt_tokens=usage.prompt_tokens if usage else 0,
+            first_token_probs=_first_token_probs(choice),
         )
 
     def close(self) -> None:
         self._client.close()
+
+
+def _first_token_probs(choice: object) -> dict[str, float] | None:
+    """First-token alternatives of a chat choice that carries ``logprobs``, else None."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content or not content[0].top_logprobs:
+        return None
+    return token_probs([{"token": t.token, "logprob": t.logprob} for t in content[0].top_logprobs])

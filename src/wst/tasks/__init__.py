@@ -1,21 +1,34 @@
-"""Task registry: ``get_task(name, config)`` returns the task a config names."""
+"""Task registry: ``make_task(config)`` returns the task a run config names, with its judge."""
 
 from __future__ import annotations
 
-from wst.config import TaskConfig
+from wst.config import RunConfig, TaskConfig
 from wst.tasks.base import DatasetError, Example, Split, Task
 from wst.tasks.file import FileTask
 from wst.tasks.gsm8k import GSM8K
+from wst.tasks.hh_rlhf import HHRLHF
 from wst.tasks.math500 import MATH500
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, MATH500, FileTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, MATH500, HHRLHF, FileTask)}
 
 
 def get_task(name: str, config: TaskConfig | None = None) -> Task:
-    """The task ``name``, scoring as ``config`` says (``task.scorer``; default: its own)."""
+    """The task ``name``, scoring as ``config`` says (``task.scorer``; default: its own), with
+    no judge attached (``make_task`` attaches one)."""
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; registered tasks: {', '.join(TASKS)}")
     return TASKS[name](config)
 
 
-__all__ = ["DatasetError", "Example", "Split", "Task", "TASKS", "get_task"]
+def make_task(config: RunConfig) -> Task:
+    """The task of a run config; a judge-scored one gets the judge ``config.judge`` names
+    (its model loads here; ``task.judge.close()`` releases it)."""
+    task = get_task(config.task.name, config.task)
+    if task.scorer == "judge":
+        from wst.judges import make_judge
+
+        task.judge = make_judge(config)
+    return task
+
+
+__all__ = ["DatasetError", "Example", "Split", "Task", "TASKS", "get_task", "make_task"]

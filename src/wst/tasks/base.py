@@ -6,10 +6,14 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wst.config import TaskConfig
-from wst.scoring import get_scorer
+from wst.config import DEFAULT_FIXED_INSTRUCTION, DEFAULT_META_PROMPT, TaskConfig
+from wst.scoring import get_scorer, leaks_answer
+
+if TYPE_CHECKING:
+    from wst.judges import Judge
+    from wst.students import Answer
 
 
 class DatasetError(ValueError):
@@ -26,6 +30,8 @@ class Example:
     """The final reference answer (e.g. ``"18"``), not the worked solution."""
     template: int | None = None
     """Template the example comes from, where the source has templates."""
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier (role, content) turns of a conversation; ``question`` is its last user turn."""
 
 
 @dataclass
@@ -42,37 +48,64 @@ class Split:
 
 
 class Task(ABC):
-    """A benchmark: load a split, build the student's messages, score an answer."""
+    """A benchmark: load a split, build the student's messages, score answers."""
 
     name: str
     description: str = ""
     """One line for ``wst tasks``."""
     default_scorer: str = "math"
-    """Scorer (``wst.scoring.SCORERS``) used when ``task.scorer`` is empty."""
+    """Scorer (``wst.scoring.SCORERS``, or ``judge``) used when ``task.scorer`` is empty."""
+    meta_prompt: str = DEFAULT_META_PROMPT
+    """The teacher's prompt when ``teacher.meta_prompt`` is empty."""
+    fixed_instruction: str = DEFAULT_FIXED_INSTRUCTION
+    """The ``fixed`` condition's instruction when ``eval.fixed_instruction`` is empty."""
 
-    def __init__(self, config: TaskConfig | None = None) -> None:
+    def __init__(self, config: TaskConfig | None = None, judge: Judge | None = None) -> None:
         config = config or TaskConfig(name=self.name)
         self.scorer = config.scorer or self.default_scorer
-        self._score = get_scorer(self.scorer, config.answer_pattern)
+        self.judge = judge
+        if self.scorer != "judge":
+            self._score = get_scorer(self.scorer, config.answer_pattern)
 
     @abstractmethod
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
         """Return the train pool (empty unless ``with_train``) and test items for this config."""
 
-    def score(self, output: str, example: Example) -> float:
-        """Score of the student's output against the example, in [0, 1]."""
-        return self._score(output, example.answer)
+    def score_many(self, outputs: list[str], examples: list[Example]) -> list[float]:
+        """Scores in [0, 1] of the student's outputs; a judge scores a whole batch at once."""
+        if self.scorer != "judge":
+            return [self._score(o, e.answer) for o, e in zip(outputs, examples, strict=True)]
+        if self.judge is None:
+            raise ValueError(f"task {self.name!r} scores with a judge: build it with "
+                             f"wst.tasks.make_task(config), which attaches one")
+        conversations = [self.student_messages(e, None) for e in examples]
+        return self.judge.score_many(conversations, outputs, [e.answer for e in examples])
+
+    def score_answers(self, answers: list[Answer], examples: list[Example]) -> list[float]:
+        """Scores of student answers; a failed call scores 0 (and is never judged)."""
+        ok = [i for i, a in enumerate(answers) if a.ok]
+        scored = self.score_many([answers[i].text for i in ok], [examples[i] for i in ok])
+        scores = [0.0] * len(answers)
+        for i, score in zip(ok, scored):
+            scores[i] = score
+        return scores
+
+    def leaks(self, instruction: str | None, example: Example) -> bool:
+        """Whether an instruction gives away the reference answer (judged tasks have none)."""
+        if not instruction or self.scorer == "judge":
+            return False
+        return leaks_answer(instruction, example.answer, example.question)
 
     def student_messages(
         self, example: Example, instruction: str | None, placement: str = "prefix"
     ) -> list[dict[str, str]]:
-        """Chat messages for the student: the instruction (if any) and the question."""
+        """Chat messages for the student: earlier turns, then the instruction (if any) and
+        the question."""
+        history = [{"role": role, "content": content} for role, content in example.history]
         if not instruction:
-            return [{"role": "user", "content": example.question}]
+            return history + [{"role": "user", "content": example.question}]
         if placement == "system":
-            return [
-                {"role": "system", "content": instruction},
-                {"role": "user", "content": example.question},
-            ]
-        return [{"role": "user", "content": f"{instruction}\n\n{example.question}"}]
+            return [{"role": "system", "content": instruction}, *history,
+                    {"role": "user", "content": example.question}]
+        return history + [{"role": "user", "content": f"{instruction}\n\n{example.question}"}]
 

@@ -146,7 +146,7 @@ def _variant_pool(
     if path.exists():
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         skipped = rows.pop(0)["skipped"]
-        return [Example(**r) for r in rows], skipped
+        return [Example(r["id"], r["question"], r["answer"], r["template"]) for r in rows], skipped
     # Enumerating a template is the expensive part, so visit templates in seeded order and
     # stop once the pool is full; 25% headroom covers templates left out as slow.
     per_template = -(-size * 5 // (4 * max(1, len(train_ids))))
