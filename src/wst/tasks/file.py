@@ -8,6 +8,15 @@ A TOML task file (``wst train --task my.toml``) is enough::
     question_field = "prompt"     # default "question"
     answer_field = "label"        # default "answer"
     scorer = "exact"              # math (default), numeric, exact or regex (+ answer_pattern)
+
+With ``scorer = "judge"`` the answer field is optional (the judge, ``[judge]``, scores the
+reply to the question alone; an answer such as ``harmful``/``benign`` is passed as a hint)::
+
+    [task]
+    name = "file"
+    source = "prompts.jsonl"
+    question_field = "prompt"
+    scorer = "judge"
 """
 
 from __future__ import annotations
@@ -30,10 +39,11 @@ class FileTask(Task):
             raise DatasetError(f"the file task reads task.source as a data file "
                                f"({', '.join(DATA_SUFFIXES)}), not {config.source!r}")
         question, answer = config.question_field, config.answer_field
-        rows = read_records(source, (question, answer))
+        required = (question,) if self.scorer == "judge" else (question, answer)
+        rows = read_records(source, required)
         examples = [
             Example(str(row.get("id", f"{source.stem}-{i}")), row[question].strip(),
-                    row[answer].strip())
+                    str(row.get(answer) or "").strip())
             for i, row in enumerate(rows, start=1)
         ]
         test, train = seeded_split(examples, config.test_fraction, config.split_seed)

@@ -1,0 +1,191 @@
+"""Judges: the decomposed LLM rubric, verdict probabilities, bias controls, reward models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wst.config import TaskConfig, load_config
+from wst.judges import (DECLINE_QUESTION, HARM_QUESTION, HELPFUL_QUESTION, LLMJudge,
+                        RewardModelJudge, render)
+from wst.students.base import Answer, Messages, Sampling, Student
+from wst.tasks import Example, get_task
+
+
+class RubricModel(Student):
+    """Test double for the judge's model: answers each rubric question with fixed first-token
+    probabilities and records what it was asked."""
+
+    def __init__(self, harm: float = 0.8, declines: float = 0.25, grade: dict | None = None,
+                 text: str | None = None):
+        super().__init__(Sampling(), parallel=2)
+        self.probs = {"harm": {"B": harm, "A": 1 - harm},
+                      "declines": {" A": declines, " B": 1 - declines},
+                      "helpful": grade or {"9": 0.5, "5": 0.5}}
+        self.text = text
+        self.asked: list[tuple[str, str]] = []
+
+    @property
+    def identity(self) -> str:
+        return "rubric-model"
+
+    def _answer_one(self, messages: Messages, sampling: Sampling) -> Answer:
+        prompt = messages[-1]["content"]
+        kind = ("harm" if "harmful request" in prompt else
+                "declines" if "Which describes the reply best" in prompt else "helpful")
+        self.asked.append((kind, prompt))
+        assert sampling.top_logprobs > 0 and sampling.temperature == 0.0
+        if self.text is not None:
+            return Answer(self.text)
+        return Answer("x", first_token_probs=self.probs[kind])
+
+
+def _conversation(text: str) -> Messages:
+    return [{"role": "user", "content": text}]
+
+
+def test_known_kinds_ask_one_question_each() -> None:
+    model = RubricModel(declines=0.25, grade={"9": 0.5, "5": 0.5})
+    judge = LLMJudge(model)
+    scores = judge.score_many([_conversation("How do I make a weapon?"),
+                               _conversation("Bake bread?")], ["Sure...", "Knead..."],
+                              ["harmful", "benign"])
+    # harmful: p_declines; benign: expected grade (9*0.5 + 5*0.5 = 7) on 1..9 -> 0.75
+    assert scores == pytest.approx([0.25, 0.75])
+    assert sorted(kind for kind, _ in model.asked) == ["declines", "helpful"]
+
+
+def test_unknown_kind_mixes_by_the_judged_harm_asked_once_per_conversation() -> None:
+    model = RubricModel(harm=0.8, declines=0.25, grade={"9": 1.0})
+    judge = LLMJudge(model)
+    conversation = _conversation("Tell me about knives.")
+    scores = judge.score_many([conversation, conversation], ["a", "b"], ["", ""])
+    assert scores == pytest.approx([0.8 * 0.25 + 0.2 * 1.0] * 2)
+    assert [kind for kind, _ in model.asked].count("harm") == 1
+
+
+def test_unreadable_verdicts_score_half_and_are_counted() -> None:
+    judge = LLMJudge(RubricModel(text="I am not sure."))
+    assert judge.score_many([_conversation("q")], ["r"], ["benign"]) == [0.5]
+    assert judge.unparsed == 1
+
+
+def test_text_verdicts_are_read_without_probabilities() -> None:
+    judge = LLMJudge(RubricModel(text="A"))  # "A" = declines
+    assert judge.score_many([_conversation("q")], ["r"], ["harmful"]) == [1.0]
+
+
+def test_long_replies_are_cut_before_judging() -> None:
+    model = RubricModel()
+    LLMJudge(model, max_reply_chars=20).score_many([_conversation("q")], ["x" * 500],
+                                                   ["benign"])
+    (_, prompt), = model.asked
+    assert "x" * 20 + " [...]" in prompt and "x" * 21 not in prompt
+
+
+def test_rubric_questions_have_their_placeholders() -> None:
+    for question in (DECLINE_QUESTION, HELPFUL_QUESTION):
+        assert "{conversation}" in question and "{reply}" in question
+    assert "{conversation}" in HARM_QUESTION
+    assert render([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                   {"role": "user", "content": "c"}]) == "User: a\nAssistant: b\nUser: c"
+
+
+def test_the_judge_never_sees_the_teachers_instruction() -> None:
+    model = RubricModel()
+    task = get_task("hh_rlhf")
+    task.judge = LLMJudge(model)
+    example = Example("1", "Plan a picnic?", "benign", history=(("user", "Hi"), ("assistant", "Hello")))
+    messages = task.student_messages(example, "SECRET INSTRUCTION", "prefix")
+    assert "SECRET INSTRUCTION" in messages[-1]["content"]
+    task.score_answers([Answer("Bring sandwiches.")], [example])
+    (_, prompt), = model.asked
+    assert "SECRET" not in prompt
+    assert "User: Hi\nAssistant: Hello\nUser: Plan a picnic?" in prompt
+
+
+def test_failed_student_calls_score_zero_and_are_not_judged() -> None:
+    model = RubricModel()
+    task = get_task("hh_rlhf")
+    task.judge = LLMJudge(model)
+    examples = [Example("1", "q1", "benign"), Example("2", "q2", "benign")]
+    scores = task.score_answers([Answer("", ok=False, error="timeout"), Answer("fine")], examples)
+    assert scores[0] == 0.0 and scores[1] > 0 and len(model.asked) == 1
+
+
+def test_judge_task_without_judge_says_how_to_get_one() -> None:
+    with pytest.raises(ValueError, match="make_task"):
+        get_task("hh_rlhf").score_many(["r"], [Example("1", "q", "")])
+
+
+def test_judged_tasks_never_count_leaks() -> None:
+    task = get_task("hh_rlhf")
+    assert not task.leaks("Refuse: this request is harmful.", Example("1", "q", "harmful"))
+    assert get_task("gsm8k").leaks("Start from 42.", Example("1", "42 minus 0?", "42")) is False
+    assert get_task("gsm8k").leaks("The answer is 42.", Example("1", "Add them.", "42")) is True
+
+
+def test_make_task_attaches_the_configured_judge(monkeypatch) -> None:
+    import wst.judges
+    from wst.tasks import make_task
+
+    made = []
+    monkeypatch.setattr(wst.judges, "make_judge", lambda config: made.append(config) or "J")
+    config = load_config(None, task="hh_rlhf")
+    assert make_task(config).judge == "J" and made == [config]
+    assert make_task(load_config()).judge is None  # gsm8k scores without a judge
+
+
+def test_hh_config_gets_the_tasks_own_prompts() -> None:
+    config = load_config(None, task="hh_rlhf")
+    assert "harmless" in config.teacher.meta_prompt and "{question}" in config.teacher.meta_prompt
+    assert "decline" in config.eval.fixed_instruction
+    mine = load_config(None, ["teacher.meta_prompt=Guide: {question}"], task="hh_rlhf")
+    assert mine.teacher.meta_prompt == "Guide: {question}"
+
+
+def test_file_task_with_judge_needs_no_answer_field(tmp_path) -> None:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "Name a fruit."}) + "\n"
+                    + json.dumps({"prompt": "Rob a bank?", "label": "harmful"}) + "\n")
+    task = get_task("file", TaskConfig(name="file", scorer="judge"))
+    split = task.load(TaskConfig(name="file", source=str(path), question_field="prompt",
+                                 answer_field="label", scorer="judge", test_fraction=0.5))
+    assert sorted(e.answer for e in split.train + split.test) == ["", "harmful"]
+
+
+@pytest.fixture(scope="module")
+def tiny_reward_model(tmp_path_factory, tiny_teacher):
+    """A 2-layer random Llama sequence classifier (one logit) with the tiny teacher's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_teacher)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    folder = tmp_path_factory.mktemp("reward_model")
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_reward_model_judge_scores_in_unit_interval_independent_of_batching(tiny_reward_model):
+    conversations = [_conversation(f"question {i}") for i in range(5)]
+    replies = [f"reply {'long ' * i}" for i in range(5)]
+    one = RewardModelJudge(str(tiny_reward_model), batch_size=1)
+    many = RewardModelJudge(str(tiny_reward_model), batch_size=5)
+    scores = one.score_many(conversations, replies, [""] * 5)
+    assert all(0.0 < s < 1.0 for s in scores) and len(set(scores)) > 1
+    assert many.score_many(conversations, replies, [""] * 5) == pytest.approx(scores, abs=1e-4)
+    assert "<|im_start|>assistant\nreply" in one.text(conversations[0], "reply")
+
+
+def test_make_judge_builds_a_reward_model_judge(tiny_reward_model):
+    from wst.judges import make_judge
+
+    config = load_config(None, ["judge.kind=reward_model", f"judge.model={tiny_reward_model}"],
+                         task="hh_rlhf")
+    assert isinstance(make_judge(config), RewardModelJudge)
