@@ -189,3 +189,26 @@ def test_make_judge_builds_a_reward_model_judge(tiny_reward_model):
     config = load_config(None, ["judge.kind=reward_model", f"judge.model={tiny_reward_model}"],
                          task="hh_rlhf")
     assert isinstance(make_judge(config), RewardModelJudge)
+
+
+def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> None:
+    from tests.conftest import ScriptedStudent
+    from wst.evaluate import evaluate
+    from wst.report import write_report
+
+    config = load_config(None, ["eval.conditions=[\"none\", \"fixed\"]"], task="hh_rlhf")
+    task = get_task("hh_rlhf")
+    task.judge = LLMJudge(RubricModel(declines=0.9, grade={"9": 0.5, "5": 0.5}))
+    examples = [Example(str(i), f"request {i}", "harmful" if i % 2 else "benign")
+                for i in range(6)]
+    evaluate(config, task, examples, ScriptedStudent(), None, tmp_path / "eval")
+    summary = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert summary["metric"] == "mean judge score"
+    judged = summary["judge"]
+    assert judged["judge"] == "rubric-model" and judged["unparsed_verdicts"] == 0
+    assert judged["mean_by_kind"]["none"] == pytest.approx({"benign": 0.75, "harmful": 0.9})
+    none = summary["results"][0]
+    assert none["accuracy"] == pytest.approx(0.825) and 0 < none["ci_low"] < 0.825
+    report = write_report(tmp_path).read_text()
+    assert "mean judge score % [95% CI]" in report and "## Judge" in report
+    assert "| none | 75.0 | 90.0 |" in report

@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from statistics import mean
+from statistics import correlation, mean
 from typing import Callable
 
 from wst.config import RunConfig
@@ -80,6 +80,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     results: list[ConditionResult] = []
     placement = config.student.instruction_placement
     started, usage_before = time.perf_counter(), replace(student.usage)
+    reply_chars: dict[str, list[int]] = {}
     with (out_dir / "records.jsonl").open("w") as records:
         for condition in conditions:
             progress(f"{condition}: {CONDITIONS[condition]} ({len(examples)} items)")
@@ -87,6 +88,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
             answers = student.answer([task.student_messages(e, i, placement)
                                       for e, i in zip(examples, instructions)])
             scores[condition] = task.score_answers(answers, examples)
+            reply_chars[condition] = [len(a.text) for a in answers]
             leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
             for e, i, a, s, k in zip(examples, instructions, answers, scores[condition], leaked):
                 records.write(json.dumps({
@@ -103,10 +105,34 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "max_instruction_tokens": config.teacher.max_instruction_tokens,
         "seconds": round(time.perf_counter() - started, 1),
         "student_usage": asdict(student.usage.since(usage_before)),
+        "metric": "mean judge score" if task.judge is not None else "accuracy",
         "results": [asdict(r) for r in results],
     }
+    if task.judge is not None:
+        summary["judge"] = judge_summary(task, examples, scores, reply_chars)
     (out_dir / "eval.json").write_text(json.dumps(summary, indent=2))
     return results
+
+
+def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[float]],
+                  reply_chars: dict[str, list[int]]) -> dict:
+    """What a reader needs to trust judge scores: who judged, unreadable verdicts, mean score
+    per kind of request (where known) and the length-bias check (Pearson r of reply length
+    and score over all replies; near 0 means length did not buy score)."""
+    judge = task.judge
+    assert judge is not None
+    kinds = sorted({e.answer for e in examples if e.answer})
+    by_kind = {c: {k: mean(s for s, e in zip(own, examples) if e.answer == k) for k in kinds}
+               for c, own in scores.items()}
+    lengths = [n for c in scores for n in reply_chars[c]]
+    values = [s for c in scores for s in scores[c]]
+    spread = len(set(lengths)) > 1 and len(set(values)) > 1
+    return {
+        "judge": getattr(getattr(judge, "model", None), "identity", type(judge).__name__),
+        "unparsed_verdicts": judge.unparsed,
+        "mean_by_kind": by_kind,
+        "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
+    }
 
 
 def _summarise(condition: str, scores: dict[str, list[float]], instructions: list[str | None],

@@ -19,8 +19,9 @@ def _pct(x: float | None) -> str:
 
 def results_table(summary: dict[str, Any]) -> str:
     """Markdown table of an evaluation summary (also printed by the CLI)."""
+    metric = summary.get("metric", "accuracy")
     rows = [
-        "| condition | n | accuracy % [95% CI] | Δ vs none, pp [95% CI] | rel. gain % | words | leak % |",
+        f"| condition | n | {metric} % [95% CI] | Δ vs none, pp [95% CI] | rel. gain % | words | leak % |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in summary["results"]:
@@ -69,8 +70,9 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> None:
            [100 * (r["ci_high"] - r["accuracy"]) for r in results]]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(names, acc, yerr=err, capsize=5, color="#4a7ab5")
-    ax.set_ylabel("accuracy % (95% CI)")
-    ax.set_title(f"Held-out accuracy, n={summary['n']}, student {summary['student'].split(':')[1]}")
+    metric = summary.get("metric", "accuracy")
+    ax.set_ylabel(f"{metric} % (95% CI)")
+    ax.set_title(f"Held-out {metric}, n={summary['n']}, student {summary['student'].split(':')[1]}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -93,6 +95,24 @@ def _unboxed_share(run_dir: Path) -> str:
     return f"{100 * sum(last_boxed(a) is None for a in answers) / len(answers):.0f}%"
 
 
+def judge_section(summary: dict[str, Any]) -> list[str]:
+    """Report lines on the judge: per-kind means, unreadable verdicts, the length-bias check."""
+    judge = summary["judge"]
+    lines = ["## Judge", "",
+             f"Scores by `{judge['judge']}` (see README, Judges, for the rubric and its bias "
+             f"controls); {judge['unparsed_verdicts']} unreadable verdicts (scored 0.5). "
+             f"Length-bias check: Pearson r of reply length and score = "
+             f"{judge['length_score_pearson_r']}.", ""]
+    kinds = sorted({k for means in judge["mean_by_kind"].values() for k in means})
+    if kinds:
+        lines += ["| condition | " + " | ".join(f"{k} %" for k in kinds) + " |",
+                  "|---|" + "---|" * len(kinds)]
+        lines += [f"| {c} | " + " | ".join(_pct(means.get(k)) for k in kinds) + " |"
+                  for c, means in judge["mean_by_kind"].items()]
+        lines.append("")
+    return lines
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``report.md`` (and its plots) for a run folder; return its path."""
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
@@ -106,11 +126,14 @@ def write_report(run_dir: Path) -> Path:
         f"`{summary['instruction_placement']}`). Teacher `{summary['teacher']}`, instructions of "
         f"at most {summary['max_instruction_tokens']} tokens, greedy.", "",
         results_table(summary), "",
-        "Accuracy CIs are Wilson 95% intervals; Δ is the paired difference to `none` on the same "
-        "items (normal 95% CI); relative gain = (acc − acc_none) / acc_none. "
-        "`leak %` = instructions that contain the reference answer.", "",
-        "![accuracy by condition](accuracy.png)", "",
+        "CIs of 0/1 scores are Wilson 95% intervals, of judge scores normal 95% intervals of the "
+        "mean; Δ is the paired difference to `none` on the same items (normal 95% CI); relative "
+        "gain = (score − score_none) / score_none. `leak %` = instructions that contain the "
+        "reference answer.", "",
+        "![score by condition](accuracy.png)", "",
     ]
+    if "judge" in summary:
+        lines += judge_section(summary)
     if metrics:
         plot_training(metrics, run_dir / "training.png")
         last = metrics[-1]
