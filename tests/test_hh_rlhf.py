@@ -8,7 +8,7 @@ import pytest
 
 from wst.config import TaskConfig, load_config
 from wst.tasks import DatasetError, get_task
-from wst.tasks.hh_rlhf import parse_transcript, prompt_of
+from wst.tasks.hh_rlhf import prompt_of
 
 HH = "\n\nHuman: {q1}\n\nAssistant: {a1}\n\nHuman: {q2}\n\nAssistant: {a2}"
 

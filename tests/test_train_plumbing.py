@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wst.config import load_config
+from wst.config import RunConfig, load_config
 from wst.tasks import Example, Split
 from wst.tasks.gsm8k import GSM8K
 from wst.train import StepClock, make_reward_fn, train_teacher

@@ -30,13 +30,8 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from wst.config import RunConfig, StudentConfig
 from wst.students.base import Answer, Messages, Sampling, Student
-
-if TYPE_CHECKING:
-    import torch
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +250,7 @@ class RewardModelJudge(Judge):
             batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt",
                                    padding=True, truncation=True, max_length=self.max_length)
             with torch.no_grad():
-                logits: torch.Tensor = self.model(**batch).logits
+                logits = self.model(**batch).logits
             scores += [1 / (1 + math.exp(-float(x))) for x in logits[:, 0]]
         return scores
 

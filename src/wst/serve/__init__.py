@@ -1,0 +1,46 @@
+"""Deploy a trained teacher: an OpenAI-compatible proxy in front of the student (``wst serve``).
+
+For each ``POST /v1/chat/completions`` the teacher writes an instruction for the last user
+message, the instruction is placed into the chat (``serve.placement``: ``system`` or
+``prefix``, as in training) and the student answers; the client gets the student's answer as
+an OpenAI ``chat.completion`` (or ``chat.completion.chunk`` events with ``stream: true``).
+
+* The teacher runs on one worker thread (one ``generate`` at a time; questions that arrive
+  while it runs are answered together by the next, batched call, up to
+  ``serve.teacher_batch``), with a token cap (the teacher's ``max_instruction_tokens``) and
+  a timeout (``serve.teacher_timeout_s``, counting the wait in its queue). When it fails or
+  times out, the request goes to the student without an instruction; that is logged and
+  counted in ``/metrics``, never dropped. A generation that timed out is not killed (a thread
+  cannot be): it finishes within its token cap and its result is discarded; a request still
+  queued when its time is up is taken out of the queue.
+* Student calls run on threads, at most ``student.parallel`` at a time (llama.cpp slots).
+* The instruction is returned only when the client sends ``X-WST-Return-Instruction: 1`` (and
+  ``serve.return_instruction`` is on): in the response header ``X-WST-Instruction``,
+  URL-encoded UTF-8 (``urllib.parse.unquote`` reads it; chosen over base64 because it stays
+  readable), plus ``X-WST-Instruction-Status`` (``ok``, ``empty``, ``timeout``, ``error``),
+  and as ``wst_instruction`` in the JSON body (in the first chunk when streaming; null when
+  the teacher failed).
+* Safety: a bearer token from ``$WST_SERVE_TOKEN`` (``serve.token_env``) is required to
+  bind anything but loopback and checked on every route but ``/health`` whenever it is set;
+  bodies over ``serve.max_body_bytes`` get 413, more than ``serve.max_messages`` messages
+  400, malformed JSON or a missing ``messages`` list 400, all with OpenAI-style error bodies.
+* Observability: one log line per request (status, teacher ms, student ms, total ms, whether
+  an instruction was placed; never the content) and Prometheus counters on ``/metrics``.
+
+Supported request fields: ``messages`` (system, developer, user and assistant messages;
+string content or a list of text parts), ``max_tokens`` / ``max_completion_tokens``,
+``temperature``, ``seed``, ``stream``, ``stream_options.include_usage`` and ``n = 1``; others
+(``top_p``, tools, ...) are ignored. The teacher sees only the last user message.
+"""
+
+from wst.serve.app import BackgroundServer, create_app, run_server
+from wst.serve.metrics import Metrics, parse_metrics
+from wst.serve.protocol import ApiError, ChatRequest, parse_chat, place_instruction
+from wst.serve.security import ServeError, is_loopback, server_token
+from wst.serve.teacher_queue import Instructor, TeacherQueue
+
+__all__ = [
+    "ApiError", "BackgroundServer", "ChatRequest", "Instructor", "Metrics", "ServeError",
+    "TeacherQueue", "create_app", "is_loopback", "parse_chat", "parse_metrics",
+    "place_instruction", "run_server", "server_token",
+]

@@ -1,0 +1,236 @@
+"""The FastAPI app of ``wst serve`` (the package docstring describes its behaviour)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from wst.config import ServeConfig
+from wst.serve.metrics import Metrics
+from wst.serve.protocol import (ApiError, error_response, model_card, parse_chat,
+                                place_instruction, stream_events)
+from wst.serve.security import authorized, read_body, server_token
+from wst.serve.teacher_queue import Instructor, TeacherQueue
+from wst.students.base import BudgetExceeded, Student
+
+log = logging.getLogger("wst.serve")
+
+CHAT_ROUTE = "/v1/chat/completions"
+ROUTES = (CHAT_ROUTE, "/v1/models", "/health", "/metrics")
+RETURN_HEADER = "X-WST-Return-Instruction"
+INSTRUCTION_HEADER = "X-WST-Instruction"
+INSTRUCTION_STATUS_HEADER = "X-WST-Instruction-Status"
+
+
+def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> FastAPI:
+    """The proxy app. ``settings.placement`` must be resolved (``prefix`` or ``system``).
+
+    Raises ServeError for a non-loopback ``settings.host`` without a token (see
+    ``server_token``); the token is read from the environment here, once.
+    """
+    if settings.placement not in ("prefix", "system"):
+        raise ValueError(f"placement must be prefix or system, not {settings.placement!r}")
+    token = server_token(settings)
+    metrics = Metrics()
+    teacher_queue = TeacherQueue(teacher, settings.teacher_batch)
+    student_slots = asyncio.Semaphore(student.parallel)
+    started_at = int(time.time())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        teacher_queue.close()
+
+    app = FastAPI(title="wst serve", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next) -> Response:
+        """Auth, then the route; counts and logs every request."""
+        started = time.perf_counter()
+        path = request.url.path
+        route = path if path in ROUTES or path.startswith("/v1/models/") else "other"
+        request.state.info = {}
+        if token is not None and route != "/health" and not authorized(request, token):
+            response: Response = error_response(401, "missing or wrong bearer token",
+                                                "authentication_error", code="invalid_api_key")
+            response.headers["WWW-Authenticate"] = "Bearer"
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:
+                log.exception("%s %s failed", request.method, path)
+                response = error_response(500, "internal server error", "server_error")
+        metrics.count_request(route, response.status_code)
+        total_ms = (time.perf_counter() - started) * 1000
+        info = request.state.info
+        quiet = route != CHAT_ROUTE and response.status_code < 400  # probes, scrapes
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "%s %s status=%d teacher_ms=%.0f student_ms=%.0f total_ms=%.0f "
+                "instruction=%s stream=%s id=%s", request.method, path, response.status_code,
+                info.get("teacher_ms", 0), info.get("student_ms", 0), total_ms,
+                info.get("instruction", "-"), info.get("stream", "-"), info.get("id", "-"))
+        if route == CHAT_ROUTE and response.status_code == 200:
+            metrics.observe("chat_request", total_ms / 1000)
+        return response
+
+    async def instruction_for(question: str, info: dict[str, Any]) -> str | None:
+        """The teacher's instruction, or None when it failed or ran out of time."""
+        started = time.perf_counter()
+        future = teacher_queue.submit(question)
+        try:
+            instruction = await asyncio.wait_for(asyncio.wrap_future(future),
+                                                 settings.teacher_timeout_s)
+            if not isinstance(instruction, str):
+                raise TypeError(f"the teacher returned {type(instruction).__name__}, not str")
+            info["instruction"] = "ok" if instruction.strip() else "empty"
+            return instruction.strip()
+        except asyncio.TimeoutError:
+            future.cancel()  # leaves the queue if it has not started; else its result is dropped
+            metrics.teacher_failed("timeout")
+            info["instruction"] = "timeout"
+            log.warning("teacher timed out after %.1f s; answering without an instruction",
+                        settings.teacher_timeout_s)
+        except Exception as exc:
+            metrics.teacher_failed("error")
+            info["instruction"] = "error"
+            log.warning("teacher failed (%s: %s); answering without an instruction",
+                        type(exc).__name__, exc)
+        finally:
+            seconds = time.perf_counter() - started
+            info["teacher_ms"] = seconds * 1000
+            metrics.observe("teacher", seconds)
+        return None
+
+    @app.post(CHAT_ROUTE)
+    async def chat_completions(request: Request) -> Response:
+        info = request.state.info
+        try:
+            chat = parse_chat(await read_body(request, settings.max_body_bytes),
+                              settings.max_messages)
+        except ApiError as exc:
+            return exc.response()
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        info.update(id=completion_id, stream=chat.stream)
+        want_instruction = settings.return_instruction and request.headers.get(
+            RETURN_HEADER, "").strip().lower() in {"1", "true", "yes"}
+
+        instruction = await instruction_for(chat.question, info)
+        messages = place_instruction(chat.messages, instruction, settings.placement)
+        sampling = chat.sampling(student.sampling)
+        started = time.perf_counter()
+        try:
+            async with student_slots:
+                [answer] = await run_in_threadpool(student.answer, [messages], sampling)
+        except BudgetExceeded as exc:
+            metrics.student_failed()
+            log.error("student budget spent: %s", exc)
+            return error_response(503, "the student's budget is spent", "server_error",
+                                  code="student_budget_exceeded")
+        except Exception as exc:
+            metrics.student_failed()
+            log.error("student failed: %s: %s", type(exc).__name__, exc)
+            return error_response(502, "the student model failed to answer", "server_error",
+                                  code="student_error")
+        finally:
+            seconds = time.perf_counter() - started
+            info["student_ms"] = seconds * 1000
+            metrics.observe("student", seconds)
+
+        created = int(time.time())
+        finish = "length" if answer.completion_tokens >= sampling.max_tokens else "stop"
+        usage = {"prompt_tokens": answer.prompt_tokens,
+                 "completion_tokens": answer.completion_tokens,
+                 "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+        headers = {}
+        extra: dict[str, Any] = {}
+        if want_instruction:
+            headers[INSTRUCTION_HEADER] = quote(instruction or "", safe="")
+            headers[INSTRUCTION_STATUS_HEADER] = info["instruction"]
+            extra["wst_instruction"] = instruction
+        if not chat.stream:
+            body = {
+                "id": completion_id, "object": "chat.completion", "created": created,
+                "model": settings.model_name,
+                "choices": [{"index": 0, "logprobs": None, "finish_reason": finish,
+                             "message": {"role": "assistant", "content": answer.text}}],
+                "usage": usage, **extra,
+            }
+            return JSONResponse(body, headers=headers)
+        events = stream_events(completion_id, created, settings.model_name, answer.text, finish,
+                               usage if chat.include_usage else None, extra)
+        return StreamingResponse(iter(events), media_type="text/event-stream",
+                                 headers={**headers, "Cache-Control": "no-cache"})
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_card(settings.model_name, started_at)]}
+
+    @app.get("/v1/models/{model_id}")
+    async def model(model_id: str) -> Response:
+        if model_id != settings.model_name:
+            return error_response(404, f"model {model_id!r} not found", code="model_not_found")
+        return JSONResponse(model_card(settings.model_name, started_at))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "model": settings.model_name}
+
+    @app.get("/metrics")
+    async def metrics_page() -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def run_server(app: FastAPI, settings: ServeConfig) -> None:
+    """Serve ``app`` in the foreground until interrupted (the logging set up by the caller is
+    kept; uvicorn's access log is off, the app logs one line per request itself)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                access_log=False, server_header=False, timeout_graceful_shutdown=5)
+
+
+class BackgroundServer:
+    """Run an app with uvicorn on a daemon thread (tests, benchmarks)::
+
+        with BackgroundServer(app) as url:   # http://127.0.0.1:PORT
+            ...
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0):
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True,
+                                       name="wst-serve")
+        self.url = ""
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
