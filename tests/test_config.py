@@ -185,3 +185,10 @@ def test_validate_accepts_openai_with_base_url() -> None:
     config.student.backend = "openai"
     config.student.base_url = "http://127.0.0.1:8000/v1"
     validate(config)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_loads(path) -> None:
+    config = load_config(path)
+    assert "{question}" in config.teacher.meta_prompt and config.eval.fixed_instruction
