@@ -43,6 +43,18 @@ def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripte
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 3
 
 
+def test_reward_fn_gives_the_student_the_conversation_so_far(tmp_path, scripted_student):
+    from wst.train import train_dataset
+
+    config = load_config(None, [f"output_dir={tmp_path}"])
+    example = Example("c", "And now?", "7", history=(("user", "Hi"), ("assistant", "Hello")))
+    row = train_dataset([example], config.teacher.meta_prompt)[0]
+    reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
+    reward([[{"role": "assistant", "content": "ab"}]], question=[row["question"]],
+           answer=[row["answer"]], example_id=[row["example_id"]], history=[row["history"]])
+    assert [m["role"] for m in scripted_student.requests[0]] == ["user", "assistant", "user"]
+
+
 def test_grpo_steps_log_metrics_checkpoint_and_resume(tmp_path, tiny_teacher, scripted_student):
     run_dir = tmp_path / "run"
     out = train_teacher(_config(run_dir, tiny_teacher, steps=2), _split(), GSM8K(), scripted_student)

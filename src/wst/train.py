@@ -56,10 +56,13 @@ def make_reward_fn(
                            seed=None if config.train.student_temperature > 0 else sampling.seed)
 
     def student_reward(completions: list, question: list[str], answer: list[str],
-                       example_id: list[str], log_metric: Callable | None = None,
-                       trainer_state: Any = None, **_: Any) -> list[float]:
+                       example_id: list[str], history: list[str] | None = None,
+                       log_metric: Callable | None = None, trainer_state: Any = None,
+                       **_: Any) -> list[float]:
         instructions = [clean_instruction(_text(c)) for c in completions]
-        examples = [Example(i, q, a) for i, q, a in zip(example_id, question, answer, strict=True)]
+        turns = [_turns(h) for h in history] if history else [()] * len(question)
+        examples = [Example(i, q, a, history=h)
+                    for i, q, a, h in zip(example_id, question, answer, turns, strict=True)]
         started = time.perf_counter()
         answers = student.answer(
             [task.student_messages(e, ins, placement) for e, ins in zip(examples, instructions)],
@@ -87,6 +90,11 @@ def make_reward_fn(
         return rewards
 
     return student_reward
+
+
+def _turns(history: str) -> tuple[tuple[str, str], ...]:
+    """``Example.history`` from its JSON text in the training dataset."""
+    return tuple((role, content) for role, content in json.loads(history))
 
 
 def _text(completion: Any) -> str:
@@ -197,7 +205,7 @@ def train_dataset(train: list[Example], meta_prompt: str):
 
     return Dataset.from_list([
         {"prompt": teacher_messages(meta_prompt, e.question), "question": e.question,
-         "answer": e.answer, "example_id": e.id}
+         "answer": e.answer, "example_id": e.id, "history": json.dumps(e.history)}
         for e in train
     ])
 
