@@ -44,3 +44,19 @@ def test_cache_commands_show_and_clear_entries(tmp_path, monkeypatch):
     cleared = runner.invoke(app, ["cache", "clear"])
     assert cleared.exit_code == 0 and f"deleted {ENTRIES}" in cleared.output
     assert ResponseCache(tmp_path / "student-cache.sqlite").stats() == {}
+
+
+def test_a_cache_written_before_first_token_probabilities_still_opens(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, text TEXT, tokens INTEGER, "
+                "student TEXT)")
+    old.commit()
+    old.close()
+    cache = ResponseCache(path)
+    chat = [{"role": "user", "content": "q"}]
+    cache.put("s", chat, Sampling(top_logprobs=2), "A", 1, {"A": 0.9, "B": 0.1})
+    assert cache.get("s", chat, Sampling(top_logprobs=2)) == ("A", 1, {"A": 0.9, "B": 0.1})
+    assert cache.get("s", chat, Sampling()) is None  # asking for probabilities is another key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,6 +195,12 @@ class FakeOpenAI:
                     text = f"The answer is 18. ({question})"
                     choice = ({"message": {"role": "assistant", "content": text}} if chat
                               else {"text": text})
+                    if body.get("logprobs") and chat:  # OpenAI's shape, first token only
+                        top = [{"token": t, "logprob": lp, "bytes": None}
+                               for t, lp in (("The", -0.1), (" A", -2.5))]
+                        choice["logprobs"] = {"content": [
+                            {"token": "The", "logprob": -0.1, "bytes": None,
+                             "top_logprobs": top[: body["top_logprobs"]]}]}
                     payload = {
                         "id": "cmpl-test", "object": "chat.completion" if chat else "text_completion",
                         "created": 1_700_000_000, "model": body["model"],
@@ -281,6 +288,19 @@ def test_openai_plain_prompt_uses_the_completions_endpoint(server_factory, monke
     assert answer.ok and answer.text == "The answer is 18. (Q: two plus two?\nA:)"
     assert server.requests[0]["path"] == "/v1/completions"
     assert answer.prompt_tokens == 5
+
+
+def test_openai_first_token_probabilities_when_asked(server_factory, monkeypatch) -> None:
+    server = server_factory()
+    student = openai_student(server, monkeypatch)
+    try:
+        [plain] = student.answer([ask("q?")])
+        [judged] = student.answer([ask("q?")], Sampling(max_tokens=2, top_logprobs=2))
+    finally:
+        student.close()
+    assert plain.first_token_probs is None and "logprobs" not in server.requests[0]
+    assert (server.requests[1]["logprobs"], server.requests[1]["top_logprobs"]) == (True, 2)
+    assert judged.first_token_probs == pytest.approx({"The": math.exp(-0.1), " A": math.exp(-2.5)})
 
 
 def test_openai_identity_never_holds_the_key(server_factory, monkeypatch) -> None:

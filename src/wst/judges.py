@@ -30,6 +30,7 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 from wst.config import RunConfig, StudentConfig
 from wst.students.base import Answer, Messages, Sampling, Student
 
@@ -197,7 +198,7 @@ class LLMJudge(Judge):
         return [KIND_PRIOR[k] if k in KIND_PRIOR else asked[t] for t, k in zip(texts, kinds)]
 
     def _ask(self, question: str, texts: list[str], replies: list[str], needed: list[bool],
-             read) -> list[float]:
+             read: Callable[[Answer], float | None]) -> list[float]:
         """``read`` of the model's answer to ``question`` for each needed item (0.5, counted
         in ``unparsed``, when it cannot be read); 0.0 for the others."""
         indices = [i for i, need in enumerate(needed) if need]
