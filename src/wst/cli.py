@@ -170,13 +170,15 @@ def eval_(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = N
 
 @app.command()
 def instruct(question: Annotated[str, typer.Argument(help="The question to write an instruction for.")],
-             config: ConfigOpt = None, output: OutputOpt = None, adapter: AdapterOpt = None,
+             config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = None,
+             adapter: AdapterOpt = None,
              answer: Annotated[bool, typer.Option(help="Also print the student's guided answer.")] = False,
              student: StudentOpt = None, set_: SetOpt = None) -> None:
     """Print the (trained) teacher's instruction for a question."""
     from wst.teacher import load_teacher, write_instructions
 
-    cfg = _config(config, set_, output_dir=output, **{"teacher.adapter": adapter, "student.model": student})
+    cfg = _config(config, set_, task_, output_dir=output,
+                  **{"teacher.adapter": adapter, "student.model": student})
     _setup_logging()
     model, tokenizer = load_teacher(cfg.teacher.model, _adapter(cfg))
     instruction = write_instructions(model, tokenizer, [question], cfg.teacher.meta_prompt,
