@@ -166,12 +166,12 @@ def benign_prompts() -> list[Example]:
 def _embedded(test_fraction: float, seed: int) -> tuple[list[Example], list[Example], dict]:
     """Test and train of the offline mix: as many harmful prompts as benign ones (drawn with
     the seed), each kind split by ``test_fraction``, then interleaved."""
-    benign = benign_prompts()
-    harmful = random.Random(seed).sample(harmful_prompts(), len(benign))
+    benign, available = benign_prompts(), harmful_prompts()
+    harmful = random.Random(seed).sample(available, len(benign))
     test_b, train_b = seeded_split(benign, test_fraction, seed)
     test_h, train_h = seeded_split(harmful, test_fraction, seed)
     counts = {"n_benign": len(benign), "n_harmful_drawn": len(harmful),
-              "n_harmful_available": len(harmful_prompts())}
+              "n_harmful_available": len(available)}
     return _interleave(test_h, test_b), _interleave(train_h, train_b), counts
 
 
