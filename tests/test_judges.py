@@ -115,7 +115,7 @@ def test_failed_student_calls_score_zero_and_are_not_judged() -> None:
 
 
 def test_judge_task_without_judge_says_how_to_get_one() -> None:
-    with pytest.raises(ValueError, match="make_task"):
+    with pytest.raises(ValueError, match="attach_judge"):
         get_task("hh_rlhf").score_many(["r"], [Example("1", "q", "")])
 
 
@@ -126,15 +126,17 @@ def test_judged_tasks_never_count_leaks() -> None:
     assert get_task("gsm8k").leaks("The answer is 42.", Example("1", "Add them.", "42")) is True
 
 
-def test_make_task_attaches_the_configured_judge(monkeypatch) -> None:
+def test_attach_judge_gives_judged_tasks_the_configured_judge(monkeypatch) -> None:
     import wst.judges
-    from wst.tasks import make_task
+    from wst.tasks import attach_judge
 
     made = []
     monkeypatch.setattr(wst.judges, "make_judge", lambda config: made.append(config) or "J")
     config = load_config(None, task="hh_rlhf")
-    assert make_task(config).judge == "J" and made == [config]
-    assert make_task(load_config()).judge is None  # gsm8k scores without a judge
+    task = attach_judge(get_task("hh_rlhf"), config)
+    assert task.judge == "J" and made == [config]
+    assert attach_judge(task, config).judge == "J" and len(made) == 1  # loaded once
+    assert attach_judge(get_task("gsm8k"), load_config()).judge is None  # no judge needed
 
 
 def test_hh_config_gets_the_tasks_own_prompts() -> None:

@@ -84,7 +84,7 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
     """
     from wst.assets import AssetError
     from wst.students import StudentError, make_student
-    from wst.tasks import DatasetError, get_task, make_task
+    from wst.tasks import DatasetError, attach_judge, get_task
 
     try:
         task = get_task(config.task.name, config.task)
@@ -94,9 +94,9 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
                       f"{len(split.test)} held-out")
         with console.status(f"loading student {config.student.model}"):
             student = make_student(config.student)
-        if task.scorer == "judge":
+        if task.judged:
             with console.status(f"loading judge {config.judge.model}"):
-                task = make_task(config)
+                attach_judge(task, config)
     except (DatasetError, AssetError, FileNotFoundError) as exc:
         _fail(exc)
     try:
@@ -219,7 +219,7 @@ def demo(config: ConfigOpt = DEMO_CONFIG, task_: TaskOpt = None, output: OutputO
 @app.command()
 def tasks() -> None:
     """List the registered tasks (--task NAME) and the scorers (task.scorer)."""
-    from wst.scoring import JUDGE_SCORER, SCORERS
+    from wst.scoring import JUDGE, JUDGE_DESCRIPTION, SCORERS
     from wst.tasks import TASKS
 
     console.print("[bold]tasks[/] (--task NAME, or --task FILE.toml with a \\[task] table)")
@@ -227,7 +227,8 @@ def tasks() -> None:
         line = f"  {name:9} {cls.description} (scorer: {cls.default_scorer})"
         console.print(line, markup=False)
     console.print("[bold]scorers[/] (task.scorer; empty = the task's own)")
-    for name, description in [*((n, d) for n, (_, d) in SCORERS.items()), JUDGE_SCORER]:
+    for name, description in [*((n, d) for n, (_, d) in SCORERS.items()),
+                              (JUDGE, JUDGE_DESCRIPTION)]:
         console.print(f"  {name:9} {description}", markup=False)
 
 

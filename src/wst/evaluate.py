@@ -119,8 +119,7 @@ def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[fl
     """What a reader needs to trust judge scores: who judged, unreadable verdicts, mean score
     per kind of request (where known) and the length-bias check (Pearson r of reply length
     and score over all replies; near 0 means length did not buy score)."""
-    judge = task.judge
-    assert judge is not None
+    assert task.judge is not None
     kinds = sorted({e.answer for e in examples if e.answer})
     by_kind = {c: {k: mean(s for s, e in zip(own, examples) if e.answer == k) for k in kinds}
                for c, own in scores.items()}
@@ -128,8 +127,8 @@ def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[fl
     values = [s for c in scores for s in scores[c]]
     spread = len(set(lengths)) > 1 and len(set(values)) > 1
     return {
-        "judge": getattr(getattr(judge, "model", None), "identity", type(judge).__name__),
-        "unparsed_verdicts": judge.unparsed,
+        "judge": task.judge.identity,
+        "unparsed_verdicts": task.judge.unparsed,
         "mean_by_kind": by_kind,
         "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
     }

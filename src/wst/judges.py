@@ -87,6 +87,11 @@ class Judge(ABC):
 
     unparsed: int = 0
 
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """Which model judges (for reports); never holds secrets."""
+
     @abstractmethod
     def score_many(self, conversations: list[Messages], replies: list[str],
                    kinds: list[str]) -> list[float]:
@@ -178,6 +183,10 @@ class LLMJudge(Judge):
         self.rubric = rubric
         self.sampling = Sampling(max_tokens=2, temperature=0.0, seed=0, top_logprobs=20)
 
+    @property
+    def identity(self) -> str:
+        return self.model.identity
+
     def score_many(self, conversations: list[Messages], replies: list[str],
                    kinds: list[str]) -> list[float]:
         texts = [render(c) for c in conversations]
@@ -226,6 +235,7 @@ class RewardModelJudge(Judge):
     def __init__(self, model: str, batch_size: int = 8, max_length: int = 1024):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        self._identity = f"reward_model:{model}"
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.model = AutoModelForSequenceClassification.from_pretrained(model).eval()
         if self.tokenizer.pad_token is None:
@@ -233,6 +243,10 @@ class RewardModelJudge(Judge):
         self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.batch_size = batch_size
         self.max_length = max_length
+
+    @property
+    def identity(self) -> str:
+        return self._identity
 
     def text(self, conversation: Messages, reply: str) -> str:
         """The chat template's rendering where the tokenizer has one, else HH's format."""

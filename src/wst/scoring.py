@@ -180,9 +180,10 @@ SCORERS: dict[str, tuple[Callable[..., float], str]] = {
 }
 """Scorer name (``task.scorer``) -> (``f(output, reference) -> float``, description)."""
 
-JUDGE_SCORER = ("judge", "a judge model scores the reply to the prompt (see [judge]); the "
-                         "answer field, if any, is a hint such as harmful/benign")
+JUDGE = "judge"
 """The scorer that needs no reference: ``Task.score_many`` hands replies to ``wst.judges``."""
+JUDGE_DESCRIPTION = ("a judge model scores the reply to the prompt (see [judge]); the answer "
+                     "field, if any, is a hint such as harmful/benign")
 
 
 def scorer_problem(name: str, answer_pattern: str = "") -> str | None:
@@ -191,8 +192,8 @@ def scorer_problem(name: str, answer_pattern: str = "") -> str | None:
     >>> scorer_problem("regex", "(a)(b)")
     'task.answer_pattern must have exactly one group (...), not 2'
     """
-    if name not in SCORERS and name != JUDGE_SCORER[0]:
-        known = ", ".join([*SCORERS, JUDGE_SCORER[0]])
+    if name not in SCORERS and name != JUDGE:
+        known = ", ".join([*SCORERS, JUDGE])
         return f"task.scorer: unknown scorer {name!r}; known scorers: {known}"
     if name != "regex":
         return "task.answer_pattern is used by the regex scorer only" if answer_pattern else None
@@ -210,7 +211,7 @@ def scorer_problem(name: str, answer_pattern: str = "") -> str | None:
 def get_scorer(name: str, answer_pattern: str = "") -> Callable[[str, str], float]:
     """The scorer ``f(output, reference)`` a name (and, for ``regex``, a pattern) stands for."""
     problem = scorer_problem(name, answer_pattern)
-    if problem or name == JUDGE_SCORER[0]:
+    if problem or name == JUDGE:
         raise ValueError(problem or "the judge scorer is a model: see wst.judges.make_judge")
     function = SCORERS[name][0]
     return partial(function, pattern=answer_pattern) if name == "regex" else function

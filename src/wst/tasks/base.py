@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wst.config import DEFAULT_FIXED_INSTRUCTION, DEFAULT_META_PROMPT, TaskConfig
-from wst.scoring import get_scorer, leaks_answer
+from wst.scoring import JUDGE, get_scorer, leaks_answer
 
 if TYPE_CHECKING:
     from wst.judges import Judge
@@ -60,12 +60,18 @@ class Task(ABC):
     fixed_instruction: str = DEFAULT_FIXED_INSTRUCTION
     """The ``fixed`` condition's instruction when ``eval.fixed_instruction`` is empty."""
 
-    def __init__(self, config: TaskConfig | None = None, judge: Judge | None = None) -> None:
+    def __init__(self, config: TaskConfig | None = None) -> None:
         config = config or TaskConfig(name=self.name)
         self.scorer = config.scorer or self.default_scorer
-        self.judge = judge
-        if self.scorer != "judge":
+        self.judge: Judge | None = None
+        """Scores replies when ``judged`` (``wst.tasks.attach_judge`` sets it)."""
+        if not self.judged:
             self._score = get_scorer(self.scorer, config.answer_pattern)
+
+    @property
+    def judged(self) -> bool:
+        """Replies are scored by a judge model, not against a reference answer."""
+        return self.scorer == JUDGE
 
     @abstractmethod
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
@@ -73,11 +79,11 @@ class Task(ABC):
 
     def score_many(self, outputs: list[str], examples: list[Example]) -> list[float]:
         """Scores in [0, 1] of the student's outputs; a judge scores a whole batch at once."""
-        if self.scorer != "judge":
+        if not self.judged:
             return [self._score(o, e.answer) for o, e in zip(outputs, examples, strict=True)]
         if self.judge is None:
-            raise ValueError(f"task {self.name!r} scores with a judge: build it with "
-                             f"wst.tasks.make_task(config), which attaches one")
+            raise ValueError(f"task {self.name!r} scores with a judge: attach one with "
+                             f"wst.tasks.attach_judge(task, config)")
         conversations = [self.student_messages(e, None) for e in examples]
         return self.judge.score_many(conversations, outputs, [e.answer for e in examples])
 
@@ -92,7 +98,7 @@ class Task(ABC):
 
     def leaks(self, instruction: str | None, example: Example) -> bool:
         """Whether an instruction gives away the reference answer (judged tasks have none)."""
-        if not instruction or self.scorer == "judge":
+        if not instruction or self.judged:
             return False
         return leaks_answer(instruction, example.answer, example.question)
 

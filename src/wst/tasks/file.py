@@ -39,7 +39,7 @@ class FileTask(Task):
             raise DatasetError(f"the file task reads task.source as a data file "
                                f"({', '.join(DATA_SUFFIXES)}), not {config.source!r}")
         question, answer = config.question_field, config.answer_field
-        required = (question,) if self.scorer == "judge" else (question, answer)
+        required = (question,) if self.judged else (question, answer)
         rows = read_records(source, required)
         examples = [
             Example(str(row.get("id", f"{source.stem}-{i}")), row[question].strip(),

