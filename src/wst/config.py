@@ -48,7 +48,16 @@ class TaskConfig:
     train_size: int = 512
     """Number of training examples (template variants for the embedded source)."""
     test_size: int = 40
-    """Number of held-out items evaluated (0 = all)."""
+    """Number of held-out items evaluated (0 = all); for GSM8K embedded, of the real problems."""
+    test_variants: int = 0
+    """Generated variants per held-out template added to the test set (GSM8K embedded); they
+    are reported apart from the real problems. 40 real problems cannot show a +8 pp gain;
+    about 250 paired items can."""
+    validation_templates: int = 0
+    """Training templates held back as a validation set for choosing settings and checkpoints;
+    never trained on (GSM8K embedded)."""
+    validation_size: int = 32
+    """Number of validation items: variants spread over the validation templates."""
     question_field: str = "question"
     """Field of a record that holds the question (``file`` task)."""
     answer_field: str = "answer"
@@ -193,6 +202,35 @@ class TrainConfig:
     """Checkpoint every this many steps (``--resume`` continues from the last one)."""
     seed: int = 0
     """Seed of data order and teacher sampling."""
+    # --- TRL GRPO knobs (passed to ``GRPOConfig`` unchanged; see its documentation) ---------
+    num_iterations: int = 1
+    """Updates per generation batch (TRL ``num_iterations``, GRPO's mu): reuses each batch of
+    student rewards, the expensive part of a step, for several clipped policy updates."""
+    epsilon: float = 0.2
+    """Lower clipping range of the policy ratio (TRL ``epsilon``)."""
+    epsilon_high: float | None = None
+    """Upper clipping range (TRL ``epsilon_high``; DAPO's clip-higher uses 0.28); none: as
+    ``epsilon``."""
+    loss_type: str = "dapo"
+    """TRL ``loss_type``: ``dapo`` (token-level normalisation, TRL's default), ``grpo``,
+    ``dr_grpo`` or ``bnpo``."""
+    scale_rewards: str = "group"
+    """TRL ``scale_rewards``: divide advantages by the reward std of the ``group``, of the
+    whole ``batch``, or ``none`` (Dr. GRPO)."""
+    mask_truncated_completions: bool = False
+    """Leave instructions cut at ``teacher.max_instruction_tokens`` out of the loss (TRL
+    ``mask_truncated_completions``)."""
+    # --- screening: spend student calls on questions where instructions make a difference ---
+    screen: bool = False
+    """Before training, ask the student each of ``screen_questions`` training questions with
+    no instruction and with ``screen_instructions`` sampled instructions of the untrained
+    teacher, and train only on questions whose outcomes differ (some right, some wrong):
+    elsewhere every group scores alike and GRPO has no advantage to learn from. The screen is
+    written to ``RUN/screen.jsonl`` and reused by ``--resume``."""
+    screen_questions: int = 0
+    """Training questions screened (0 = the whole training pool)."""
+    screen_instructions: int = 3
+    """Sampled teacher instructions per screened question (plus one with no instruction)."""
 
 
 @dataclass
@@ -420,8 +458,22 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("serve.teacher_timeout_s must be positive")
     if config.train.num_generations < 2:
         raise ConfigError("train.num_generations must be at least 2 (GRPO compares a group)")
+    train = config.train
+    if train.loss_type not in {"dapo", "grpo", "dr_grpo", "bnpo"}:
+        raise ConfigError(f"train.loss_type must be dapo, grpo, dr_grpo or bnpo, not "
+                          f"{train.loss_type!r}")
+    if train.scale_rewards not in {"group", "batch", "none"}:
+        raise ConfigError(f"train.scale_rewards must be group, batch or none, not "
+                          f"{train.scale_rewards!r}")
+    if train.num_iterations < 1 or train.screen_instructions < 1 or train.screen_questions < 0:
+        raise ConfigError("train.num_iterations and train.screen_instructions must be at least "
+                          "1, train.screen_questions at least 0")
     if not 0 < config.task.test_fraction < 1:
         raise ConfigError("task.test_fraction must be between 0 and 1")
+    if min(config.task.test_variants, config.task.validation_templates,
+           config.task.validation_size) < 0:
+        raise ConfigError("task.test_variants, task.validation_templates and "
+                          "task.validation_size must not be negative")
     from wst.evaluate import CONDITIONS  # late imports: these modules import this one
     from wst.scoring import scorer_problem
     from wst.tasks import TASKS

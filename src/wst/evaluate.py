@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import correlation, mean
-from typing import Callable
+from typing import Any, Callable
 
 from wst.config import RunConfig
-from wst.stats import mean_interval, paired_difference, relative_gain
+from wst.stats import (
+    is_binary,
+    mcnemar_exact,
+    mean_interval,
+    observed_mdd,
+    paired_difference,
+    relative_gain,
+)
 from wst.students import Sampling, Student
 from wst.tasks import Example, Task
 from wst.teacher import clean_instruction, load_teacher, teacher_messages, write_instructions
@@ -38,10 +46,32 @@ class ConditionResult:
     diff_vs_none: float | None
     diff_low: float | None
     diff_high: float | None
+    mcnemar_p: float | None
+    """Exact McNemar p-value of the difference to ``none`` (0/1 scores only)."""
+    mdd: float | None
+    """Smallest difference to ``none`` this n detects (80% power, two-sided 0.05)."""
     relative_gain_pct: float | None
     leak_rate: float
     instruction_words: float
     failures: int
+
+
+@dataclass
+class Comparison:
+    """``condition`` against ``baseline`` on the same items: is the difference real, and could
+    a difference of the hoped-for size have been seen at this n at all?"""
+
+    condition: str
+    baseline: str
+    n: int
+    diff: float
+    diff_low: float
+    diff_high: float
+    mcnemar_p: float | None
+    """Exact McNemar p-value (0/1 scores only; judge scores have the interval alone)."""
+    mdd: float
+    """Smallest difference detectable with 80% power at two-sided 0.05, for this n and the
+    observed discordant share (``wst.stats.observed_mdd``)."""
 
 
 def instructions_for(condition: str, examples: list[Example], config: RunConfig,
@@ -93,8 +123,9 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
             for e, i, a, s, k in zip(examples, instructions, answers, scores[condition], leaked):
                 records.write(json.dumps({
                     "condition": condition, "id": e.id, "question": e.question,
-                    "reference": e.answer, "instruction": i, "answer": a.text, "score": s,
-                    "leaked": k, "ok": a.ok, "error": a.error}) + "\n")
+                    "subset": e.subset, "reference": e.answer, "instruction": i,
+                    "answer": a.text, "score": s, "leaked": k, "ok": a.ok,
+                    "error": a.error}) + "\n")
             results.append(_summarise(condition, scores, instructions, leaked, answers))
     summary = {
         "task": config.task.name, "n": len(examples), "student": student.identity,
@@ -107,11 +138,65 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "student_usage": asdict(student.usage.since(usage_before)),
         "metric": "mean judge score" if task.judge is not None else "accuracy",
         "results": [asdict(r) for r in results],
+        "comparisons": [asdict(c) for c in comparisons(scores)],
     }
+    if len({e.subset for e in examples}) > 1:
+        summary["subsets"] = subset_summary(examples, scores)
     if task.judge is not None:
         summary["judge"] = judge_summary(task, examples, scores, reply_chars)
-    (out_dir / "eval.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / "eval.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
     return results
+
+
+def compare(condition: str, baseline: str, scores: dict[str, list[float]]) -> Comparison:
+    """Paired difference, its interval, McNemar p and MDD of two conditions' scores."""
+    own, base = scores[condition], scores[baseline]
+    diff = paired_difference(own, base)
+    binary = is_binary(own) and is_binary(base)
+    return Comparison(condition=condition, baseline=baseline, n=len(own), diff=diff.value,
+                      diff_low=diff.low, diff_high=diff.high,
+                      mcnemar_p=mcnemar_exact(own, base) if binary else None,
+                      mdd=observed_mdd(own, base))
+
+
+def comparisons(scores: dict[str, list[float]]) -> list[Comparison]:
+    """The trained teacher against the untrained one (did training help?), then every
+    condition against ``none`` (does an instruction help at all?)."""
+    pairs = []
+    if "teacher_trained" in scores and "teacher_base" in scores:
+        pairs.append(("teacher_trained", "teacher_base"))
+    if "none" in scores:
+        pairs += [(c, "none") for c in scores if c != "none"]
+    return [compare(c, b, scores) for c, b in pairs]
+
+
+def subset_summary(examples: list[Example], scores: dict[str, list[float]]) -> dict[str, Any]:
+    """Per subset (e.g. GSM8K's ``real`` problems and generated ``variant``s): each
+    condition's score with its interval, and the comparisons, so a gain on generated variants
+    is never mistaken for one on the real problems."""
+    out: dict[str, Any] = {}
+    for name in sorted({e.subset for e in examples}):
+        keep = [i for i, e in enumerate(examples) if e.subset == name]
+        own = {c: [s[i] for i in keep] for c, s in scores.items()}
+        rows = []
+        for condition, values in own.items():
+            iv = mean_interval(values)
+            rows.append({"condition": condition, "n": len(values), "accuracy": iv.value,
+                         "ci_low": iv.low, "ci_high": iv.high})
+        out[name or "unlabelled"] = {"n": len(keep), "results": rows,
+                                     "comparisons": [asdict(c) for c in comparisons(own)]}
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None: bare NaN is not JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[float]],
@@ -139,13 +224,14 @@ def _summarise(condition: str, scores: dict[str, list[float]], instructions: lis
     own = scores[condition]
     acc = mean_interval(own)
     base = scores.get("none")
-    diff = paired_difference(own, base) if base is not None and condition != "none" else None
+    diff = compare(condition, "none", scores) if base and condition != "none" else None
     words = [len(i.split()) for i in instructions if i]
     return ConditionResult(
         condition=condition, description=CONDITIONS[condition], n=len(own),
         accuracy=acc.value, ci_low=acc.low, ci_high=acc.high,
-        diff_vs_none=diff.value if diff else None,
-        diff_low=diff.low if diff else None, diff_high=diff.high if diff else None,
+        diff_vs_none=diff.diff if diff else None,
+        diff_low=diff.diff_low if diff else None, diff_high=diff.diff_high if diff else None,
+        mcnemar_p=diff.mcnemar_p if diff else None, mdd=diff.mdd if diff else None,
         relative_gain_pct=relative_gain(acc.value, mean(base)) if diff and base else None,
         leak_rate=mean(map(float, leaked)) if leaked else 0.0,
         instruction_words=mean(words) if words else 0.0,

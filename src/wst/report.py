@@ -9,6 +9,8 @@ from typing import Any
 
 import matplotlib
 
+from wst.stats import paired_mdd
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -17,24 +19,82 @@ def _pct(x: float | None) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
+def _p(p: float | None) -> str:
+    return "–" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _interval(value: float | None, low: float | None, high: float | None) -> str:
+    return "–" if value is None else f"{_pct(value)} [{_pct(low)}, {_pct(high)}]"
+
+
 def results_table(summary: dict[str, Any]) -> str:
-    """Markdown table of an evaluation summary (also printed by the CLI)."""
+    """Markdown table of an evaluation summary (also printed by the CLI); eval.json files
+    written before McNemar p and MDD existed show dashes there."""
     metric = summary.get("metric", "accuracy")
     rows = [
-        f"| condition | n | {metric} % [95% CI] | Δ vs none, pp [95% CI] | rel. gain % | words | leak % |",
-        "|---|---|---|---|---|---|---|",
+        f"| condition | n | {metric} % [95% CI] | Δ vs none, pp [95% CI] | McNemar p | "
+        "MDD, pp | rel. gain % | words | leak % |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in summary["results"]:
-        diff = ("–" if r["diff_vs_none"] is None else
-                f"{_pct(r['diff_vs_none'])} [{_pct(r['diff_low'])}, {_pct(r['diff_high'])}]")
         gain = r["relative_gain_pct"]
         gain_text = "–" if gain is None or math.isnan(gain) else f"{gain:+.0f}"
         rows.append(
-            f"| {r['condition']} | {r['n']} | {_pct(r['accuracy'])} "
-            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {diff} | {gain_text} | "
+            f"| {r['condition']} | {r['n']} | "
+            f"{_interval(r['accuracy'], r['ci_low'], r['ci_high'])} | "
+            f"{_interval(r['diff_vs_none'], r['diff_low'], r['diff_high'])} | "
+            f"{_p(r.get('mcnemar_p'))} | {_pct(r.get('mdd'))} | {gain_text} | "
             f"{r['instruction_words']:.1f} | {_pct(r['leak_rate'])} |"
         )
     return "\n".join(rows)
+
+
+def comparisons_table(summary: dict[str, Any]) -> str:
+    """Markdown table of the paired comparisons, over all items and then per subset; empty
+    for an eval.json without them."""
+    groups = [("all", summary.get("comparisons", []))]
+    groups += [(name, part["comparisons"]) for name, part in summary.get("subsets", {}).items()]
+    rows = [f"| {c['condition']} vs {c['baseline']} | {items} | {c['n']} | "
+            f"{_interval(c['diff'], c['diff_low'], c['diff_high'])} | {_p(c['mcnemar_p'])} | "
+            f"{_pct(c['mdd'])} |" for items, comps in groups for c in comps]
+    if not rows:
+        return ""
+    return "\n".join(["| comparison | items | n | Δ, pp [95% CI] | McNemar p | MDD, pp |",
+                      "|---|---|---|---|---|---|", *rows])
+
+
+def subsets_table(summary: dict[str, Any]) -> str:
+    """Markdown table of each condition's score per subset (GSM8K: real problems apart from
+    generated variants); empty when the test set has one kind of item."""
+    subsets = summary.get("subsets", {})
+    if not subsets:
+        return ""
+    metric = summary.get("metric", "accuracy")
+    header = " | ".join(f"{name} (n = {part['n']}) {metric} % [95% CI]"
+                        for name, part in subsets.items())
+    rows = [f"| condition | {header} |", "|---|" + "---|" * len(subsets)]
+    by_subset = {name: {r["condition"]: r for r in part["results"]}
+                 for name, part in subsets.items()}
+    for condition in next(iter(by_subset.values())):
+        cells = [by_subset[name].get(condition) for name in subsets]
+        rows.append(f"| {condition} | " + " | ".join(
+            "–" if r is None else _interval(r["accuracy"], r["ci_low"], r["ci_high"])
+            for r in cells) + " |")
+    return "\n".join(rows)
+
+
+def mdd_sentence(summary: dict[str, Any]) -> str:
+    """One sentence on the smallest difference this evaluation could detect, so that "no
+    significant gain" is read against what n allows."""
+    n = summary["n"]
+    power = "(80% power, two-sided α = 0.05)"
+    typical = f"about {_pct(paired_mdd(n, 0.2))} pp at a typical 20% share of discordant items"
+    head = next(iter(summary.get("comparisons", [])), None)
+    if head is None or head["mdd"] is None:
+        return f"With n = {n} paired items, the minimum detectable difference {power} is {typical}."
+    return (f"With n = {n} paired items, the minimum detectable difference {power} of "
+            f"{head['condition']} vs {head['baseline']} is {_pct(head['mdd'])} pp at its observed "
+            f"share of discordant items, and {typical}.")
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -127,11 +187,23 @@ def write_report(run_dir: Path) -> Path:
         f"at most {summary['max_instruction_tokens']} tokens, greedy.", "",
         results_table(summary), "",
         "CIs of 0/1 scores are Wilson 95% intervals, of judge scores normal 95% intervals of the "
-        "mean; Δ is the paired difference to `none` on the same items (normal 95% CI); relative "
-        "gain = (score − score_none) / score_none. `leak %` = instructions that contain the "
-        "reference answer.", "",
+        "mean; Δ is the paired difference to `none` on the same items (normal 95% CI); McNemar "
+        "p is the two-sided exact test of that difference (0/1 scores only); MDD is the "
+        "smallest difference these items detect with 80% power at two-sided 0.05, given the "
+        "observed share of discordant items; relative gain = (score − score_none) / score_none. "
+        "`leak %` = instructions that contain the reference answer.", "",
+        mdd_sentence(summary), "",
         "![score by condition](accuracy.png)", "",
     ]
+    comparisons = comparisons_table(summary)
+    if comparisons:
+        lines += ["## Paired comparisons", "", comparisons, ""]
+    subsets = subsets_table(summary)
+    if subsets:
+        lines += ["## By subset of the test set", "",
+                  "GSM8K: `real` problems of the held-out templates and generated `variant`s of "
+                  "them (other names and numbers); a gain on the variants alone is weaker "
+                  "evidence than one on the real problems.", "", subsets, ""]
     if "judge" in summary:
         lines += judge_section(summary)
     if metrics:

