@@ -87,3 +87,48 @@ def test_full_finetune_saves_a_whole_model_that_loads(tmp_path, tiny_teacher, sc
     model, tokenizer = load_teacher(str(tiny_teacher), adapter=str(out))
     [instruction] = write_instructions(model, tokenizer, ["What is 3 + 4?"], "{question}", 4)
     assert isinstance(instruction, str)
+
+
+def test_screen_keeps_questions_whose_outcomes_differ(tmp_path, scripted_student):
+    from wst.screen import screen, summary
+
+    # The scripted student is right when the text before "\n\n" has even length; with no
+    # instruction that text is the question itself (odd: 15 characters, even: 16).
+    examples = [Example("odd", "What is 3 + 4?.", "7"), Example("even", "What is 13 + 4?.", "7")]
+    sampling = scripted_student.sampling
+
+    def write(pairs: list[str]) -> list[str]:  # two instructions per question, both even
+        return ["ab", "abcd"] * len(pairs)
+
+    screened = screen(examples, GSM8K(), scripted_student, sampling, write, "prefix")
+    assert [q.scores for q in screened] == [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert [q.verdict for q in screened] == ["kept", "all_right"]
+    assert screened[0].instructions == [None, "ab", "abcd"]
+    assert summary(screened) == {"screened": 2, "kept": 1, "all_right": 1, "all_wrong": 0}
+
+
+def test_training_on_a_screened_pool_with_validation_checks(tmp_path, tiny_teacher,
+                                                             scripted_student):
+    from wst.report import screen_section
+
+    run_dir = tmp_path / "run"
+    config = _config(run_dir, tiny_teacher, steps=2)
+    config.train.screen, config.train.screen_instructions = True, 2
+    config.train.validation_steps = 1
+    split = _split()
+    split.validation = [Example("v1", "What is 2 + 5?", "7"), Example("v2", "What is 1 + 6?", "7")]
+    train_teacher(config, split, GSM8K(), scripted_student)
+    rows = [json.loads(line) for line in (run_dir / "screen.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [e.id for e in split.train]
+    assert all(len(r["scores"]) == 3 and r["instructions"][0] is None for r in rows)
+    assert "training questions kept" in screen_section(run_dir)[0]
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    checks = [m for m in metrics if "validation/accuracy" in m]
+    assert [m["step"] for m in checks] == [0, 1, 2] and all(m["validation/n"] == 2 for m in checks)
+
+    asked = len(scripted_student.requests)
+    resumed = _config(run_dir, tiny_teacher, steps=3)
+    resumed.train.screen = True
+    train_teacher(resumed, split, GSM8K(), scripted_student, resume=True)
+    # The screen is read back, not redone: only the one new step's 2 x 4 requests go out.
+    assert len(scripted_student.requests) - asked == 2 * 4

@@ -231,6 +231,11 @@ class TrainConfig:
     """Training questions screened (0 = the whole training pool)."""
     screen_instructions: int = 3
     """Sampled teacher instructions per screened question (plus one with no instruction)."""
+    validation_steps: int = 0
+    """Every this many steps (and before the first), score the current teacher's greedy
+    instructions on the validation split (``task.validation_templates``) with the student as
+    evaluation runs it, and log ``validation/accuracy``: the learning curve, and the only
+    score settings and checkpoints may be chosen on (0 = never)."""
 
 
 @dataclass

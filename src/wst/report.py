@@ -97,17 +97,26 @@ def mdd_sentence(summary: dict[str, Any]) -> str:
             f"share of discordant items, and {typical}.")
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+def read_metrics(run_dir: Path, key: str = "reward") -> list[dict[str, Any]]:
+    """The lines of ``metrics.jsonl`` that hold ``key``: ``reward`` for training steps,
+    ``validation/accuracy`` for validation checks."""
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
-    return [m for m in map(json.loads, path.read_text().splitlines()) if "reward" in m]
+    return [m for m in map(json.loads, path.read_text().splitlines()) if key in m]
 
 
-def plot_training(metrics: list[dict[str, Any]], path: Path) -> None:
+def plot_training(metrics: list[dict[str, Any]], path: Path,
+                  validation: list[dict[str, Any]] | None = None) -> None:
+    """The learning curve: reward, training accuracy, zero-variance share and (when logged)
+    the validation accuracy of the greedy teacher, per step."""
     steps = [m["step"] for m in metrics]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, [m["reward"] for m in metrics], marker="o", ms=3, label="mean reward")
+    if validation:
+        ax.plot([v["step"] for v in validation], [v["validation/accuracy"] for v in validation],
+                marker="s", color="black",
+                label=f"validation accuracy (greedy, n={validation[-1].get('validation/n', '?')})")
     if metrics and "student/accuracy" in metrics[0]:
         ax.plot(steps, [m["student/accuracy"] for m in metrics], ls="--",
                 label="student accuracy (training items)")
@@ -173,6 +182,19 @@ def judge_section(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def screen_section(run_dir: Path) -> list[str]:
+    """Report lines on screening (``RUN/screen.jsonl``, see ``wst.screen``): how many
+    training questions were kept and why the others were not."""
+    path = run_dir / "screen.jsonl"
+    if not path.exists():
+        return []
+    verdicts = [json.loads(line)["verdict"] for line in path.read_text().splitlines() if line]
+    return [f"Screening (`screen.jsonl`): {verdicts.count('kept')} of {len(verdicts)} training "
+            f"questions kept, their outcomes differing between no instruction and sampled "
+            f"instructions of the untrained teacher; {verdicts.count('all_right')} left out as "
+            f"always right, {verdicts.count('all_wrong')} as always wrong.", ""]
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``report.md`` (and its plots) for a run folder; return its path."""
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
@@ -207,7 +229,8 @@ def write_report(run_dir: Path) -> Path:
     if "judge" in summary:
         lines += judge_section(summary)
     if metrics:
-        plot_training(metrics, run_dir / "training.png")
+        validation = read_metrics(run_dir, "validation/accuracy")
+        plot_training(metrics, run_dir / "training.png", validation)
         last = metrics[-1]
         lines += [
             "## Training", "",
@@ -221,6 +244,14 @@ def write_report(run_dir: Path) -> Path:
             f"{last.get('time/student_s', 0):.1f} / {last.get('time/update_s', 0):.1f}.", "",
             "![training curve](training.png)", "",
         ]
+        if validation:
+            first, best = validation[0], max(validation, key=lambda v: v["validation/accuracy"])
+            lines += [f"Validation (greedy teacher, n = {first.get('validation/n', '?')} items "
+                      f"of held-back training templates): {_pct(first['validation/accuracy'])}% "
+                      f"at step {first['step']}, {_pct(validation[-1]['validation/accuracy'])}% "
+                      f"at step {validation[-1]['step']}, best "
+                      f"{_pct(best['validation/accuracy'])}% at step {best['step']}.", ""]
+        lines += screen_section(run_dir)
     usage = summary["student_usage"]
     lines += [
         "## Student usage (evaluation)", "",

@@ -110,9 +110,15 @@ def write_instructions(
     meta_prompt: str,
     max_new_tokens: int,
     batch_size: int = 16,
+    samples: int = 0,
+    temperature: float = 1.0,
 ) -> list[str]:
-    """Greedy instructions for each question, generated in left-padded batches."""
+    """Greedy instructions for each question, generated in left-padded batches; or, with
+    ``samples`` > 0, that many sampled at ``temperature`` per question (question-major order:
+    all of the first question's, then the second's; seed with ``torch.manual_seed``)."""
     out: list[str] = []
+    sampling = ({"do_sample": True, "temperature": temperature, "top_k": 0,
+                 "num_return_sequences": samples} if samples else {"do_sample": False})
     for start in range(0, len(questions), batch_size):
         chunk = questions[start:start + batch_size]
         prompts = [
@@ -123,8 +129,8 @@ def write_instructions(
         ]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         generated = model.generate(
-            **batch, max_new_tokens=max_new_tokens, do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
+            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+            **sampling,
         )
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
         out += [clean_instruction(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]

@@ -21,9 +21,11 @@ from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.config import RunConfig, save_config
-from wst.students import BudgetExceeded, Student
+from wst.students import BudgetExceeded, Sampling, Student
 from wst.tasks import Example, Split, Task
-from wst.teacher import clean_instruction, resolve_teacher, save_teacher_card, teacher_messages
+from wst.teacher import (
+    clean_instruction, resolve_teacher, save_teacher_card, teacher_messages, write_instructions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,23 @@ class StepClock:
     student: float = 0.0
 
 
+def reward_sampling(student: Student, config: RunConfig) -> Sampling:
+    """How the student answers while training: its own settings, or ``student_temperature``
+    (above 0: a fresh random seed per answer, so each is an independent, uncached sample)."""
+    sampling = student.sampling
+    temperature = config.train.student_temperature
+    if temperature is not None:
+        sampling = replace(sampling, temperature=temperature,
+                           seed=None if temperature > 0 else sampling.seed)
+    return sampling
+
+
 def make_reward_fn(
     student: Student, task: Task, config: RunConfig, clock: StepClock, samples_path: Path
 ) -> Callable[..., list[float]]:
     """The TRL reward function: ask the student with each instruction, score its answers."""
     placement = config.student.instruction_placement
-    sampling = student.sampling
-    if config.train.student_temperature is not None:
-        sampling = replace(sampling, temperature=config.train.student_temperature,
-                           seed=None if config.train.student_temperature > 0 else sampling.seed)
+    sampling = reward_sampling(student, config)
 
     def student_reward(completions: list, question: list[str], answer: list[str],
                        example_id: list[str], history: list[str] | None = None,
@@ -153,6 +163,45 @@ class StopAtBudget(TrainerCallback):
         return control
 
 
+class ValidationScore(TrainerCallback):
+    """Score the current teacher on the validation split every ``every`` steps (and before
+    the first): greedy instructions, the student as evaluation runs it, one line per check
+    in ``metrics.jsonl`` (``validation/accuracy``)."""
+
+    def __init__(self, examples: list[Example], task: Task, student: Student, config: RunConfig,
+                 tokenizer: Any, metrics_path: Path, every: int):
+        self.examples, self.task, self.student, self.config = examples, task, student, config
+        self.tokenizer, self.metrics_path, self.every = tokenizer, metrics_path, every
+
+    def score(self, model: Any) -> float:
+        teacher = self.config.teacher
+        was_training = model.training
+        model.eval()
+        instructions = write_instructions(model, self.tokenizer,
+                                          [e.question for e in self.examples],
+                                          teacher.meta_prompt, teacher.max_instruction_tokens)
+        model.train(was_training)
+        placement = self.config.student.instruction_placement
+        answers = self.student.answer([self.task.student_messages(e, i, placement)
+                                       for e, i in zip(self.examples, instructions)])
+        return mean(self.task.score_answers(answers, self.examples))
+
+    def _log(self, step: int, model: Any) -> None:
+        accuracy = self.score(model)
+        log.info("step %d  validation accuracy %.3f (n=%d)", step, accuracy, len(self.examples))
+        with self.metrics_path.open("a") as fh:
+            fh.write(json.dumps({"step": step, "validation/accuracy": accuracy,
+                                 "validation/n": len(self.examples)}) + "\n")
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if state.global_step == 0:
+            self._log(0, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0 or state.global_step == state.max_steps:
+            self._log(state.global_step, model)
+
+
 class MetricsFile(TrainerCallback):
     """Append every logged metrics dict to ``metrics.jsonl`` (read by the report)."""
 
@@ -197,6 +246,12 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
         report_to="none",
         disable_dropout=True,
         dataloader_num_workers=0,
+        num_iterations=t.num_iterations,
+        epsilon=t.epsilon,
+        epsilon_high=t.epsilon_high,
+        loss_type=t.loss_type,
+        scale_rewards=t.scale_rewards,
+        mask_truncated_completions=t.mask_truncated_completions,
     )
 
 
@@ -228,6 +283,15 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     model_path = resolve_teacher(config.teacher.model)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
     tokenizer = load_tokenizer(model_path)
+    pool = split.train
+    if config.train.screen:
+        from wst.screen import screened_pool
+
+        model.eval()
+        pool = screened_pool(pool, task, student, reward_sampling(student, config),
+                             (model, tokenizer), config.train, config.teacher.meta_prompt,
+                             config.teacher.max_instruction_tokens,
+                             config.student.instruction_placement, run_dir, resume)
     peft_config = None
     if config.teacher.lora:
         peft_config = LoraConfig(
@@ -241,7 +305,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         model=model,
         reward_funcs=reward,
         args=grpo_args(config, run_dir),
-        train_dataset=train_dataset(split.train, config.teacher.meta_prompt),
+        train_dataset=train_dataset(pool, config.teacher.meta_prompt),
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[
@@ -250,6 +314,10 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         ],
         clock=clock,
     )
+    if config.train.validation_steps and split.validation:
+        trainer.add_callback(ValidationScore(split.validation, task, student, config, tokenizer,
+                                             run_dir / "metrics.jsonl",
+                                             config.train.validation_steps))
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(QuietProgress())
     checkpoint = resume and _has_checkpoint(run_dir / "checkpoints")
