@@ -70,3 +70,33 @@ def test_comparisons_of_judge_scores_have_no_mcnemar_p() -> None:
 def test_json_safe_replaces_nan_and_infinity_everywhere() -> None:
     value = {"a": float("nan"), "b": [1.0, float("inf"), {"c": -float("inf")}], "d": "x"}
     assert json_safe(value) == {"a": None, "b": [1.0, None, {"c": None}], "d": "x"}
+
+
+def test_shipped_teacher_is_evaluated_with_its_own_card(tmp_path, tiny_teacher, monkeypatch):
+    from wst.teacher import save_teacher_card
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    save_teacher_card(shipped, "Say: {question}", str(tiny_teacher),
+                      extra={"max_instruction_tokens": 2})
+    seen: dict = {}
+
+    def fake_instructions(model_spec, adapter, meta_prompt, max_tokens, questions):
+        seen.update(model=model_spec, adapter=adapter, prompt=meta_prompt, cap=max_tokens)
+        return ["ab"] * len(questions)
+
+    monkeypatch.setattr("wst.evaluate._teacher_instructions", fake_instructions)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, ['eval.conditions=["none", "teacher_shipped"]',
+                                "eval.shipped_adapter=shipped"])
+    examples = [Example(f"q{i}", "odd", "7") for i in range(3)]
+    evaluate(config, get_task("gsm8k"), examples, ScriptedStudent(), None, tmp_path / "eval")
+    summary = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert [r["condition"] for r in summary["results"]] == ["none", "teacher_shipped"]
+    assert seen == {"model": str(tiny_teacher), "adapter": str(tmp_path / "shipped"),
+                    "prompt": "Say: {question}", "cap": 2}
+
+    config.eval.shipped_adapter = "missing"
+    evaluate(config, get_task("gsm8k"), examples, ScriptedStudent(), None, tmp_path / "eval2")
+    summary = json.loads((tmp_path / "eval2" / "eval.json").read_text())
+    assert [r["condition"] for r in summary["results"]] == ["none"]

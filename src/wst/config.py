@@ -248,6 +248,11 @@ class EvalConfig:
     """Which conditions to run, in report order."""
     fixed_instruction: str = ""
     """The hand-written instruction of the ``fixed`` condition; empty: the task's own."""
+    shipped_adapter: str = ""
+    """A trained teacher folder evaluated as the ``teacher_shipped`` condition, with the meta
+    prompt and instruction cap of its own ``wst_teacher.json`` (the demo shows the adapter
+    committed under ``results/`` next to its own short training). A relative path is read
+    from the current folder, else from the wst checkout."""
 
 
 @dataclass

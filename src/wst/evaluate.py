@@ -22,7 +22,9 @@ from wst.stats import (
 )
 from wst.students import Sampling, Student
 from wst.tasks import Example, Task
-from wst.teacher import clean_instruction, load_teacher, teacher_messages, write_instructions
+from wst.teacher import (
+    clean_instruction, load_teacher, read_teacher_card, teacher_messages, write_instructions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ CONDITIONS: dict[str, str] = {
     "fixed": "a fixed hand-written instruction",
     "teacher_base": "the untrained teacher",
     "teacher_trained": "the trained teacher",
+    "teacher_shipped": "the trained teacher shipped under results/ (eval.shipped_adapter)",
     "self": "the student writes its own instruction (a stronger writer)",
 }
 
@@ -84,11 +87,19 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
     if condition == "fixed":
         return [config.eval.fixed_instruction] * len(examples)
     if condition in ("teacher_base", "teacher_trained"):
-        model, tokenizer = load_teacher(
-            teacher.model, adapter if condition == "teacher_trained" else None
-        )
-        return list(write_instructions(model, tokenizer, questions, teacher.meta_prompt,
-                                       teacher.max_instruction_tokens))
+        return _teacher_instructions(teacher.model, adapter if condition == "teacher_trained"
+                                     else None, teacher.meta_prompt,
+                                     teacher.max_instruction_tokens, questions)
+    if condition == "teacher_shipped":
+        shipped = shipped_adapter(config)
+        if shipped is None:
+            raise ValueError(f"eval.shipped_adapter {config.eval.shipped_adapter!r} is not a "
+                             f"trained teacher folder")
+        card = read_teacher_card(shipped)
+        return _teacher_instructions(card.get("base_model", teacher.model), str(shipped),
+                                     card.get("meta_prompt", teacher.meta_prompt),
+                                     int(card.get("max_instruction_tokens",
+                                                  teacher.max_instruction_tokens)), questions)
     if condition == "self":
         sampling = Sampling(max_tokens=teacher.max_instruction_tokens * 2,
                             temperature=0.0, seed=config.student.seed)
@@ -98,14 +109,48 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
     raise ValueError(f"unknown condition {condition!r}")
 
 
+def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str,
+                          max_tokens: int, questions: list[str]) -> list[str | None]:
+    model, tokenizer = load_teacher(model_spec, adapter)
+    return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens))
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shipped_adapter(config: RunConfig) -> Path | None:
+    """The ``eval.shipped_adapter`` folder (relative: to the current folder, else to the
+    checkout), or None when it is unset or holds no trained teacher."""
+    if not config.eval.shipped_adapter:
+        return None
+    for base in (Path.cwd(), REPO_ROOT):
+        folder = base / config.eval.shipped_adapter
+        if (folder / "wst_teacher.json").is_file():
+            return folder
+    return None
+
+
+def runnable_conditions(config: RunConfig, adapter: str | None) -> list[str]:
+    """The configured conditions that can run: ``teacher_trained`` needs a trained teacher,
+    ``teacher_shipped`` a shipped one (each skipped with a warning otherwise)."""
+    conditions = []
+    for condition in config.eval.conditions:
+        if condition == "teacher_trained" and not adapter:
+            log.warning("no trained teacher given: the teacher_trained condition is skipped")
+        elif condition == "teacher_shipped" and shipped_adapter(config) is None:
+            log.warning("no shipped teacher at eval.shipped_adapter=%r: teacher_shipped is "
+                        "skipped", config.eval.shipped_adapter)
+        else:
+            conditions.append(condition)
+    return conditions
+
+
 def evaluate(config: RunConfig, task: Task, examples: list[Example], student: Student,
              adapter: str | None, out_dir: Path,
              progress: Callable[[str], None] = lambda _: None) -> list[ConditionResult]:
     """Run every configured condition; write ``records.jsonl`` and ``eval.json`` to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    conditions = [c for c in config.eval.conditions if c != "teacher_trained" or adapter]
-    if len(conditions) < len(config.eval.conditions):
-        log.warning("no trained teacher given: the teacher_trained condition is skipped")
+    conditions = runnable_conditions(config, adapter)
     scores: dict[str, list[float]] = {}
     results: list[ConditionResult] = []
     placement = config.student.instruction_placement
@@ -162,9 +207,8 @@ def compare(condition: str, baseline: str, scores: dict[str, list[float]]) -> Co
 def comparisons(scores: dict[str, list[float]]) -> list[Comparison]:
     """The trained teacher against the untrained one (did training help?), then every
     condition against ``none`` (does an instruction help at all?)."""
-    pairs = []
-    if "teacher_trained" in scores and "teacher_base" in scores:
-        pairs.append(("teacher_trained", "teacher_base"))
+    pairs = [(trained, "teacher_base") for trained in ("teacher_trained", "teacher_shipped")
+             if trained in scores and "teacher_base" in scores]
     if "none" in scores:
         pairs += [(c, "none") for c in scores if c != "none"]
     return [compare(c, b, scores) for c, b in pairs]
