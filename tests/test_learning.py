@@ -66,6 +66,5 @@ def test_trained_teacher_learns_what_the_student_rewards(tmp_path: Path, tiny_te
         return sum(map(has_property, written)) / len(written)
 
     untrained, trained = share("teacher_base"), share("teacher_trained")
-    print("SHARES", untrained, trained)
     assert untrained <= 0.25, untrained
     assert trained >= 0.75, (untrained, trained)
