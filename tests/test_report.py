@@ -47,16 +47,16 @@ def _new_summary() -> dict:
 def test_table_shows_dashes_for_missing_values():
     # An eval.json written before McNemar p and MDD existed: dashes in those columns.
     table = results_table(_summary()).splitlines()
-    assert table[2] == "| none | 10 | 0.0 [0.0, 27.8] | – | – | – | – | 0.0 | 0.0 |"
+    assert table[2] == "| none | 10 | 0.0 [0.0, 27.8] | – | – | – | – | 0.0 | 0.0 | – |"
     assert table[3] == ("| fixed | 10 | 30.0 [10.8, 60.3] | 30.0 [0.0, 60.0] | – | – | – | 12.0 "
-                        "| 0.0 |")
+                        "| 0.0 | – |")
 
 
 def test_table_shows_mcnemar_p_and_mdd():
     table = results_table(_new_summary()).splitlines()
     assert "McNemar p" in table[0] and "MDD, pp" in table[0]
     assert table[3] == ("| fixed | 10 | 30.0 [10.8, 60.3] | 30.0 [0.0, 60.0] | 0.031 | 35.0 | – "
-                        "| 12.0 | 0.0 |")
+                        "| 12.0 | 0.0 | – |")
 
 
 def test_old_summary_has_no_comparisons_or_subsets_and_a_typical_mdd():

@@ -20,7 +20,7 @@ from wst.stats import (
     paired_difference,
     relative_gain,
 )
-from wst.students import Sampling, Student
+from wst.students import Sampling, Student, cut_share
 from wst.tasks import Example, Task
 from wst.teacher import (
     clean_instruction, load_teacher, read_teacher_card, teacher_messages, write_instructions,
@@ -57,6 +57,9 @@ class ConditionResult:
     leak_rate: float
     instruction_words: float
     failures: int
+    cut_share: float = 0.0
+    """Share of answers that reached the answer-token cap (cut before they ended); they are
+    scored as they stand, in evaluation as in training."""
 
 
 @dataclass
@@ -171,7 +174,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
                     "subset": e.subset, "reference": e.answer, "instruction": i,
                     "answer": a.text, "score": s, "leaked": k, "ok": a.ok,
                     "error": a.error}) + "\n")
-            results.append(_summarise(condition, scores, instructions, leaked, answers))
+            results.append(_summarise(condition, scores, instructions, leaked, answers,
+                                      student.sampling.max_tokens))
     summary = {
         "task": config.task.name, "n": len(examples), "student": student.identity,
         "student_max_tokens": config.student.max_tokens,
@@ -264,7 +268,7 @@ def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[fl
 
 
 def _summarise(condition: str, scores: dict[str, list[float]], instructions: list[str | None],
-               leaked: list[bool], answers: list) -> ConditionResult:
+               leaked: list[bool], answers: list, max_tokens: int) -> ConditionResult:
     own = scores[condition]
     acc = mean_interval(own)
     base = scores.get("none")
@@ -280,4 +284,5 @@ def _summarise(condition: str, scores: dict[str, list[float]], instructions: lis
         leak_rate=mean(map(float, leaked)) if leaked else 0.0,
         instruction_words=mean(words) if words else 0.0,
         failures=sum(not a.ok for a in answers),
+        cut_share=cut_share(answers, max_tokens),
     )

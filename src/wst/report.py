@@ -33,8 +33,8 @@ def results_table(summary: dict[str, Any]) -> str:
     metric = summary.get("metric", "accuracy")
     rows = [
         f"| condition | n | {metric} % [95% CI] | Δ vs none, pp [95% CI] | McNemar p | "
-        "MDD, pp | rel. gain % | words | leak % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "MDD, pp | rel. gain % | words | leak % | cut % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in summary["results"]:
         gain = r["relative_gain_pct"]
@@ -44,7 +44,8 @@ def results_table(summary: dict[str, Any]) -> str:
             f"{_interval(r['accuracy'], r['ci_low'], r['ci_high'])} | "
             f"{_interval(r['diff_vs_none'], r['diff_low'], r['diff_high'])} | "
             f"{_p(r.get('mcnemar_p'))} | {_pct(r.get('mdd'))} | {gain_text} | "
-            f"{r['instruction_words']:.1f} | {_pct(r['leak_rate'])} |"
+            f"{r['instruction_words']:.1f} | {_pct(r['leak_rate'])} | "
+            f"{_pct(r.get('cut_share'))} |"
         )
     return "\n".join(rows)
 
@@ -213,7 +214,8 @@ def write_report(run_dir: Path) -> Path:
         "p is the two-sided exact test of that difference (0/1 scores only); MDD is the "
         "smallest difference these items detect with 80% power at two-sided 0.05, given the "
         "observed share of discordant items; relative gain = (score − score_none) / score_none. "
-        "`leak %` = instructions that contain the reference answer.", "",
+        "`leak %` = instructions that contain the reference answer; `cut %` = answers that "
+        "reached the answer-token cap, scored as they stand (as in training).", "",
         mdd_sentence(summary), "",
         "![score by condition](accuracy.png)", "",
     ]

@@ -21,7 +21,7 @@ from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.config import RunConfig, save_config
-from wst.students import BudgetExceeded, Sampling, Student
+from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
     clean_instruction, resolve_teacher, save_teacher_card, teacher_messages, write_instructions,
@@ -85,6 +85,7 @@ def make_reward_fn(
         if log_metric is not None:
             log_metric("student/accuracy", mean(scores))
             log_metric("student/failures", float(sum(not a.ok for a in answers)))
+            log_metric("student/cut_share", cut_share(answers, sampling.max_tokens))
             log_metric("student/cache_hits", float(sum(a.cached for a in answers)))
             log_metric("student/calls_total", float(student.usage.calls))
             log_metric("student/tokens_total",

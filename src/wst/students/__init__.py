@@ -7,7 +7,7 @@ import os
 from wst.assets import cache_dir, resolve_model_path
 from wst.config import StudentConfig
 from wst.students.base import (
-    Answer, Budget, BudgetExceeded, Messages, Request, Sampling, Student, StudentError,
+    Answer, Budget, BudgetExceeded, Messages, Request, Sampling, Student, StudentError, cut_share,
 )
 from wst.students.cache import ResponseCache
 
@@ -70,5 +70,5 @@ def _backend(config: StudentConfig) -> Student:
 
 __all__ = [
     "Answer", "Budget", "BudgetExceeded", "Messages", "Request", "ResponseCache", "Sampling", "Student",
-    "StudentError", "auto_parallel", "default_cache", "make_student",
+    "StudentError", "auto_parallel", "cut_share", "default_cache", "make_student",
 ]

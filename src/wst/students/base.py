@@ -90,6 +90,16 @@ class Answer:
     """Probability of each of the ``Sampling.top_logprobs`` likeliest first tokens."""
 
 
+def cut_share(answers: list[Answer], max_tokens: int) -> float:
+    """Share of answers that used the whole answer-token cap, so were most likely cut before
+    their final answer.
+
+    >>> cut_share([Answer("a", completion_tokens=8), Answer("b", completion_tokens=3)], 8)
+    0.5
+    """
+    return sum(a.completion_tokens >= max_tokens for a in answers) / len(answers) if answers else 0.0
+
+
 def token_probs(top_logprobs: list[dict]) -> dict[str, float]:
     """``{token: probability}`` from OpenAI-style ``[{"token": ..., "logprob": ...}]``.
 
