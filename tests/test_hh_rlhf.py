@@ -68,7 +68,7 @@ def test_prompt_records_with_kinds(tmp_path) -> None:
     ('{"chosen": "not a transcript"}', r"mine.jsonl: line 2: field 'chosen'"),
     ('{"prompt": "  "}', r"mine.jsonl: line 2: field 'chosen' \(an HH transcript\) or 'prompt'"),
     ('{"prompt": "ok"', r"mine.jsonl: line 2: invalid JSON"),
-    ('{"id": "a", "prompt": "again"}', r"mine.jsonl: field 'id': duplicate id 'a'"),
+    ('{"id": "a", "prompt": "again"}', r"mine.jsonl: line 2: field 'id': duplicate id 'a' \(first"),
 ])
 def test_bad_records_name_file_line_and_field(tmp_path, line, message) -> None:
     path = tmp_path / "mine.jsonl"

@@ -80,6 +80,13 @@ SCORE_CASES = [
     pytest.param(r"\boxed{\text{18 eggs}}", "18", 1.0, id="boxed-number-inside-text"),
     pytest.param("Answer: 12 * 3 = 36", "36", 1.0, id="answer-colon-then-working"),
     pytest.param("The change is -$5", "-5", 1.0, id="minus-before-dollar"),
+    # working after a stated answer: in parentheses, or after a comma or semicolon
+    pytest.param("The answer is 18 (she had 20 eggs)", "18", 1.0, id="answer-is-parenthesis"),
+    pytest.param("The answer is 18, since she had 20 eggs and ate 2.", "18", 1.0,
+                 id="answer-is-then-clause"),
+    pytest.param("The answer is 18; 20 - 2 = 18", "18", 1.0, id="answer-is-then-semicolon"),
+    pytest.param("The answer is (3/4)", "0.75", 1.0, id="answer-is-in-parentheses"),
+    pytest.param(r"So the answer is $\frac12$.", "0.5", 1.0, id="answer-is-short-frac"),
 ]
 
 
@@ -96,6 +103,8 @@ def test_score_math(output: str, reference: str, expected: float) -> None:
         ("3 + 4 = 7. #### 7", "7"),
         ("It costs $1,250 in total.", "1,250"),
         ("The answer is 42. Then 7.", "42"),
+        ("The answer is 18 (she had 20 eggs)", "18"),
+        (r"It is $\frac12$ of the cake", r"\frac12"),
         ("I cannot tell.", None),
         ("", None),
     ],
@@ -142,8 +151,17 @@ def test_math_equal(prediction: str, reference: str, equal: bool) -> None:
         ("That is $42 in total.", "42", "Tom has 40 apples.", True),
         ("The answer is 42.", "42", "Find the 42nd term.", False),
         ("", "42", "Tom has 40 apples.", False),
-        (r"It is \frac{1}{2}.", r"\frac{1}{2}", "Halve 8.", True),  # non-numeric: substring
+        (r"It is \frac{1}{2}.", r"\frac{1}{2}", "Halve 8.", True),  # a LaTeX fraction: its value
         ("Halve it.", r"\frac{1}{2}", "Halve 8.", False),
+        ("Now check each step.", "No", "Is 7 even?", False),  # whole words only
+        ("Say no if it is odd.", "No", "Is 7 even?", True),
+        ("Paris is the capital.", "paris", "Capital of France?", True),  # case ignored
+        ("Think of new york.", "New  York", "Which city?", True),  # runs of spaces
+        ("It is 1/2 of the cake.", r"\frac12", "Halve 8.", True),  # same value
+        ("It is 0.5 of the cake.", r"$\frac{1}{2}$", "Halve 8.", True),
+        (r"Take \frac{1}{2} of it.", "0.5", "Halve 8.", True),
+        (r"Take \frac{1}{2} of it.", "0.5", "Take 1/2 of 8.", False),  # in the question
+        (r"Use \frac{1}{2}.", "2", "Halve 8.", False),  # a fraction's parts are not numbers
     ],
 )
 def test_leaks_answer(instruction: str, reference: str, question: str, leaks: bool) -> None:

@@ -39,8 +39,8 @@ def test_csv_records_are_read(tmp_path: Path) -> None:
     path = tmp_path / "qa.csv"
     path.write_text('question,answer\n"Capital of France, please?",Paris\nTwo plus two?,4\n')
     assert read_records(path, ("question", "answer")) == [
-        {"question": "Capital of France, please?", "answer": "Paris"},
-        {"question": "Two plus two?", "answer": "4"},
+        {"question": "Capital of France, please?", "answer": "Paris", "id": "qa-1"},
+        {"question": "Two plus two?", "answer": "4", "id": "qa-2"},
     ]
 
 

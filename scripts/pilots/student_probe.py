@@ -56,10 +56,10 @@ def main() -> None:
         rows = [{"id": e.id, "score": s, "tokens": a.completion_tokens}
                 for e, a, s in zip(examples, answers, scores)]
         result[name] = {"by_cap": summarise(rows, args.cap), "rows": rows}
+        result["seconds"] = round(time.perf_counter() - started, 1)
         print(name, json.dumps(result[name]["by_cap"]), flush=True)
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))  # after each setting: kill-safe
     student.close()
 
 

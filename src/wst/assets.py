@@ -12,15 +12,19 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger(__name__)
 
 
 class AssetError(RuntimeError):
-    """An embedded model is missing or does not match its pinned checksum."""
+    """A model is missing, corrupt or cannot be loaded (an embedded one: or does not match its
+    pinned checksum); the one-line message names its path or hub name."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,45 @@ def resolve_model_path(spec: str) -> str:
     if spec.startswith(EMBEDDED_PREFIX):
         return str(embedded_gguf(spec[len(EMBEDDED_PREFIX) :]))
     return spec
+
+
+GGUF_MAGIC = b"GGUF"
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?")
+"""``name`` or ``owner/name``: what a model on the hub can be called."""
+
+
+def check_gguf(path: Path) -> None:
+    """Raise AssetError unless ``path`` is a file that starts as every GGUF does: llama.cpp
+    itself says only "Failed to init server" and names no file."""
+    if not path.is_file():
+        raise AssetError(f"GGUF model {path}: no such file")
+    with path.open("rb") as fh:
+        if fh.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
+            raise AssetError(f"GGUF model {path}: not a GGUF file (it does not start with "
+                             f"{GGUF_MAGIC.decode()!r}); is it the right file, or cut short?")
+
+
+def check_model_source(spec: str, what: str) -> None:
+    """Raise AssetError, before any loading, when ``spec`` names a local folder that does not
+    exist (anything but ``name`` or ``owner/name``, which may be a hub model): transformers
+    would complain about hub repo ids instead."""
+    if not Path(spec).expanduser().exists() and not _HUB_NAME.fullmatch(spec):
+        raise AssetError(f"{what} {spec}: no such folder")
+
+
+@contextmanager
+def model_errors(spec: str, what: str) -> Iterator[None]:
+    """Check ``spec`` (``check_model_source``), then turn the errors of loading it with
+    transformers or peft (OSError or ValueError, many lines long, often naming neither the
+    folder nor the model) into one-line AssetErrors naming ``spec``."""
+    check_model_source(spec, what)
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        where = "" if Path(spec).expanduser().exists() else (
+            "no such local folder, and not loadable from the hub or its cache: ")
+        raise AssetError(f"{what} {spec}: {where}{lines[0]}") from exc
 
 
 def _fingerprint(path: Path) -> str:

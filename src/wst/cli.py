@@ -79,8 +79,8 @@ def _setup_logging(run_dir: Path | None = None) -> None:
 def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task, Split, Student]]:
     """The task, its split (test items only unless ``with_train``) and a loaded student.
 
-    Errors a user can fix (bad data, a corrupt model file, an unreachable student, a spent
-    budget) end the command with their message instead of a traceback.
+    Errors a user can fix (bad data, a missing or corrupt model, an unreachable student, a
+    spent budget) end the command with their message instead of a traceback.
     """
     from wst.assets import AssetError
     from wst.students import StudentError, make_student
@@ -101,7 +101,7 @@ def _session(config: RunConfig, with_train: bool = True) -> Iterator[tuple[Task,
         _fail(exc)
     try:
         yield task, split, student
-    except StudentError as exc:
+    except (StudentError, AssetError) as exc:  # the teacher loads inside the session
         _fail(exc)
     finally:
         student.close()
@@ -175,12 +175,16 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
              answer: Annotated[bool, typer.Option(help="Also print the student's guided answer.")] = False,
              student: StudentOpt = None, set_: SetOpt = None) -> None:
     """Print the (trained) teacher's instruction for a question."""
+    from wst.assets import AssetError
     from wst.teacher import load_teacher, write_instructions
 
     cfg = _config(config, set_, task_, output_dir=output,
                   **{"teacher.adapter": adapter, "student.model": student})
     _setup_logging()
-    model, tokenizer = load_teacher(cfg.teacher.model, _adapter(cfg))
+    try:
+        model, tokenizer = load_teacher(cfg.teacher.model, _adapter(cfg))
+    except AssetError as exc:
+        _fail(exc)
     instruction = write_instructions(model, tokenizer, [question], cfg.teacher.meta_prompt,
                                      cfg.teacher.max_instruction_tokens)[0]
     console.print(f"[bold]instruction:[/] {instruction}")
@@ -241,6 +245,7 @@ def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
     Weights (LoRA merged into the base), tokenizer and wst_teacher.json (meta prompt,
     instruction token cap, base model), with the run's config.json and report.md copied in.
     """
+    from wst.assets import AssetError
     from wst.export import ExportError, export_teacher
     from wst.teacher import read_teacher_card
 
@@ -258,7 +263,7 @@ def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
                                  to or run_dir / "export",
                                  card.get("meta_prompt") or cfg.teacher.meta_prompt,
                                  run_dir=run_dir if run_dir.is_dir() else None)
-    except (ExportError, OSError, ValueError) as exc:
+    except (ExportError, AssetError, OSError, ValueError) as exc:
         _fail(exc)
     console.print(f"exported teacher: [bold]{out}[/] (serve it: wst serve --teacher {out})")
 

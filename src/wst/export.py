@@ -39,14 +39,16 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     None: the adapter's card, else the run's ``teacher.max_instruction_tokens`` (from
     ``run_dir/config.json``), else 48.
     An existing ``out_dir`` is replaced only when it is an earlier export (it has a
-    ``wst_teacher.json``) or empty. The folder is written beside ``out_dir`` first and renamed
-    at the end, so an interrupted export leaves no half folder behind.
+    ``wst_teacher.json``) or empty, and never when it is or holds the adapter or base model
+    exported from. The folder is written beside ``out_dir`` first and renamed at the end, so an
+    interrupted export leaves no half folder behind.
     """
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / TEACHER_CARD).is_file():
         raise ExportError(f"{out} exists and is not a wst export; choose another folder")
     if adapter_dir is not None and not Path(adapter_dir).is_dir():
         raise ExportError(f"no trained teacher at {adapter_dir}")
+    _check_not_a_source(out, [adapter_dir, base_model_spec])
     run = Path(run_dir) if run_dir is not None else None
     training_config = _read_json(run / "config.json") if run is not None else None
     if max_instruction_tokens is None:
@@ -84,6 +86,20 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     log.info("exported teacher to %s in %.1f s (%s)", out, time.perf_counter() - started,
              "LoRA merged" if merged else "whole model")
     return out
+
+
+def _check_not_a_source(out: Path, sources: list[str | Path | None]) -> None:
+    """Refuse a target folder that is, or holds, a local folder the export reads from: an
+    adapter folder has a ``wst_teacher.json`` too, so it would pass for an earlier export and be
+    deleted when the new one takes its place."""
+    target = out.resolve()
+    for source in sources:
+        if source is None or not Path(source).exists():
+            continue  # a hub name or an embedded: model is not a folder that could be replaced
+        folder = Path(source).resolve()
+        if folder == target or target in folder.parents:
+            raise ExportError(f"{out} is or holds {source}, which this export reads from; "
+                              f"replacing it would delete it: choose another folder")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
+from wst.assets import model_errors
 from wst.config import RunConfig, StudentConfig
 from wst.students.base import Answer, Messages, Sampling, Student
 
@@ -236,8 +237,9 @@ class RewardModelJudge(Judge):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self._identity = f"reward_model:{model}"
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.model = AutoModelForSequenceClassification.from_pretrained(model).eval()
+        with model_errors(model, "judge model"):
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model).eval()
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.config.pad_token_id = self.tokenizer.pad_token_id

@@ -9,6 +9,7 @@ from typing import Any
 
 import matplotlib
 
+from wst.fileio import atomic_write_text
 from wst.stats import paired_mdd
 
 matplotlib.use("Agg")
@@ -264,5 +265,5 @@ def write_report(run_dir: Path) -> Path:
         "Every record (question, instruction, answer, score) is in `eval/records.jsonl`.",
     ]
     path = run_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path

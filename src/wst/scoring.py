@@ -16,8 +16,13 @@ from math_verify import parse, verify
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+"
 _HASHES = re.compile(r"####\s*([^\n]+)")
 _ANSWER_IS = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)([^\n]*)", re.IGNORECASE)
-_FRAC = re.compile(r"-?\\[dt]?frac\{[^{}]*\}\{[^{}]*\}")
+_FRAC = re.compile(r"(-?)\\[dt]?frac\s*(?:\{([^{}]*)\}|(\d))\s*(?:\{([^{}]*)\}|(\d))")
+"""A LaTeX fraction, ``\\frac{a}{b}`` or the short ``\\frac12``: (sign, a or a digit, b or a
+digit)."""
 _LAST_NUMBER = re.compile(_NUMBER)
+_ASIDE = re.compile(r"\s*\([^()]*\)|[,;]\s+(?=[A-Za-z]).*")
+"""A parenthesis, or a clause after a comma or semicolon: working that follows a stated
+answer ("18 (she had 20 eggs)", "18, since 20 - 2 = 18")."""
 
 
 def last_boxed(text: str) -> str | None:
@@ -43,12 +48,15 @@ def last_boxed(text: str) -> str | None:
 def extract_final(text: str) -> str | None:
     r"""The final answer of a free-form solution, or None when it gives none.
 
-    Order: last ``\boxed{}``; GSM8K's ``#### N``; "the answer is N"; the last number.
+    Order: last ``\boxed{}``; GSM8K's ``#### N``; "the answer is N" (its last value, working
+    in parentheses or after a comma left out); the last number.
 
     >>> extract_final("3 + 4 = 7. #### 7")
     '7'
     >>> extract_final("It costs $1,250 in total.")
     '1,250'
+    >>> extract_final("The answer is 18 (she had 20 eggs).")
+    '18'
     >>> extract_final("I cannot tell.") is None
     True
     """
@@ -59,7 +67,8 @@ def extract_final(text: str) -> str | None:
     if hashes:
         return hashes[-1].strip()
     for segment in reversed(_ANSWER_IS.findall(text)):
-        final = _last_value(re.split(r"\.\s", segment)[0])  # that sentence only
+        sentence = re.split(r"\.\s", segment)[0]  # that sentence only
+        final = _last_value(_ASIDE.sub("", sentence)) or _last_value(sentence)
         if final:
             return final
     return _last_value(text)
@@ -218,10 +227,12 @@ def get_scorer(name: str, answer_pattern: str = "") -> Callable[[str, str], floa
 
 
 def leaks_answer(instruction: str, reference: str, question: str) -> bool:
-    """Whether an instruction states the reference answer that the question does not contain.
+    r"""Whether an instruction states the reference answer that the question does not contain.
 
-    A number from the question itself is not a leak; the check is on whole numbers, so "125"
-    does not leak "12".
+    A numeric reference leaks as any number of the same value (``1/2`` for ``\frac12``); one
+    from the question itself is not a leak; the check is on whole numbers, so "125" does not
+    leak "12". Any other reference leaks as the same whole words, ignoring case ("Paris" leaks
+    "paris", "Now" does not leak "No").
 
     >>> leaks_answer("The answer is 42.", "42", "Tom has 40 apples and gets 2.")
     True
@@ -229,18 +240,40 @@ def leaks_answer(instruction: str, reference: str, question: str) -> bool:
     False
     >>> leaks_answer("Step 2: add.", "2", "Add 2 and 0.")
     False
+    >>> leaks_answer("Now check the units.", "No", "Is 7 even?")
+    False
     """
-    value = _plain_number(reference)
+    value = _value(reference)
     if value is None:
-        return reference.strip() != "" and reference.strip() in instruction
-    pattern = re.compile(_NUMBER)
+        return _mentions(instruction, reference)
+    return _holds(instruction, value) and not _holds(question, value)
 
-    def numbers(text: str) -> set[float]:
-        found = set()
-        for token in pattern.findall(text):
-            number = _plain_number(token)
-            if number is not None:
-                found.add(number)
-        return found
 
-    return value in numbers(instruction) and value not in numbers(question)
+def _value(text: str) -> float | None:
+    r"""The value of a plain number or of one LaTeX fraction (``$\frac12$``), else None."""
+    value = _plain_number(text)
+    fraction = _FRAC.fullmatch(text.strip().strip("$").strip())
+    return value if value is not None or fraction is None else _fraction_value(fraction)
+
+
+def _fraction_value(match: re.Match) -> float | None:
+    """The value of a ``_FRAC`` match whose parts are plain numbers, else None."""
+    sign, numerator, denominator = match[1], match[2] or match[3], match[4] or match[5]
+    top, bottom = _plain_number(numerator), _plain_number(denominator)
+    if top is None or not bottom:
+        return None
+    return -top / bottom if sign else top / bottom
+
+
+def _holds(text: str, value: float) -> bool:
+    """Whether a number or LaTeX fraction of ``text`` has ``value``."""
+    values = [_fraction_value(m) for m in _FRAC.finditer(text)]
+    without_fracs = _FRAC.sub(" ", text)
+    values += [_plain_number(token) for token in _LAST_NUMBER.findall(without_fracs)]
+    return any(v is not None and _close(v, value) for v in values)
+
+
+def _mentions(text: str, phrase: str) -> bool:
+    """Whether ``text`` holds ``phrase`` as whole words, ignoring case and runs of spaces."""
+    words = r"\s+".join(map(re.escape, phrase.split()))
+    return bool(words) and re.search(rf"(?<!\w){words}(?!\w)", text, re.IGNORECASE) is not None

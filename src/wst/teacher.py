@@ -16,17 +16,25 @@ from typing import Any
 
 import torch
 
-from wst.assets import EMBEDDED_PREFIX, cache_dir, embedded_gguf
+from wst.assets import EMBEDDED_PREFIX, cache_dir, check_model_source, embedded_gguf, model_errors
+from wst.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
 def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
-    """The chat prompt that asks the teacher for an instruction about ``question``."""
+    r"""The chat prompt that asks the teacher for an instruction about ``question``.
+
+    Only ``{question}`` is replaced; other braces (``\boxed{}``, JSON) stay as written, so any
+    prompt that passed ``load_config`` works here (``str.format`` would fail on them).
+
+    >>> teacher_messages(r"End with \boxed{}. Problem: {question}", "1+1?")[0]["content"]
+    'End with \\boxed{}. Problem: 1+1?'
+    """
     if "{question}" not in meta_prompt:
         raise ValueError("the teacher's meta prompt must contain {question}; an empty "
                          "teacher.meta_prompt is filled with the task's own by load_config")
-    return [{"role": "user", "content": meta_prompt.format(question=question)}]
+    return [{"role": "user", "content": meta_prompt.replace("{question}", question)}]
 
 
 def clean_instruction(text: str) -> str:
@@ -43,8 +51,10 @@ def clean_instruction(text: str) -> str:
 
 
 def resolve_teacher(spec: str) -> str:
-    """A loadable model folder or hub name for ``spec`` (``embedded:NAME`` is converted)."""
+    """A loadable model folder or hub name for ``spec`` (``embedded:NAME`` is converted); a
+    local folder that does not exist is an AssetError naming it."""
     if not spec.startswith(EMBEDDED_PREFIX):
+        check_model_source(spec, "teacher")
         return spec
     name = spec[len(EMBEDDED_PREFIX):]
     gguf = embedded_gguf(name)
@@ -77,7 +87,8 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
 def load_tokenizer(model_path: str):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    with model_errors(model_path, "teacher tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -85,19 +96,22 @@ def load_tokenizer(model_path: str):
 
 
 def load_teacher(model_spec: str, adapter: str | None = None):
-    """(model, tokenizer) in fp32 for generation; ``adapter`` is a LoRA or full-model folder."""
+    """(model, tokenizer) in fp32 for generation; ``adapter`` is a LoRA or full-model folder.
+    A folder or hub model that cannot be loaded is a one-line AssetError naming it."""
     from transformers import AutoModelForCausalLM
 
     path = resolve_teacher(model_spec)
     if adapter and not (Path(adapter) / "adapter_config.json").exists():
         path = adapter  # a full fine-tune saved as a whole model
         adapter = None
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    with model_errors(path, "teacher"):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     tokenizer = load_tokenizer(adapter or path)
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        with model_errors(adapter, "teacher adapter"):
+            model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return model, tokenizer
 
@@ -145,7 +159,7 @@ def save_teacher_card(folder: Path, meta_prompt: str, base_model: str,
     """Record what a saved adapter needs to be used: its base model and its prompt
     (``extra``: more fields, e.g. an exported teacher's ``max_instruction_tokens``)."""
     card = {"base_model": base_model, "meta_prompt": meta_prompt, **(extra or {})}
-    (folder / TEACHER_CARD).write_text(json.dumps(card, indent=2))
+    atomic_write_text(folder / TEACHER_CARD, json.dumps(card, indent=2))
 
 
 def read_teacher_card(folder: str | Path | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
+from wst.assets import model_errors
 from wst.config import RunConfig, save_config
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
@@ -282,8 +283,9 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         for stale in ("metrics.jsonl", "train_samples.jsonl"):
             (run_dir / stale).unlink(missing_ok=True)
     model_path = resolve_teacher(config.teacher.model)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
-    tokenizer = load_tokenizer(model_path)
+    with model_errors(model_path, "teacher"):
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
+        tokenizer = load_tokenizer(model_path)
     pool = split.train
     if config.train.screen:
         from wst.screen import screened_pool

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from wst.assets import model_errors
 from wst.students.base import Answer, Budget, Request, Sampling, Student
 from wst.students.cache import ResponseCache
 
@@ -39,13 +40,14 @@ class HFStudent(Student):
         self.model_name = model
         cuda = torch.cuda.is_available()
         self.device = torch.device("cuda" if cuda else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        with model_errors(model, "student model"):
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=torch.bfloat16 if cuda else torch.float32
+            ).to(self.device)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model, dtype=torch.bfloat16 if cuda else torch.float32
-        ).to(self.device)
         self.model.eval()
         eos = self.model.generation_config.eos_token_id
         if eos is None:

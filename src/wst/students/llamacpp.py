@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from wst.assets import AssetError, check_gguf
 from wst.students.base import Answer, Budget, Request, Sampling, Student, token_probs
 from wst.students.cache import ResponseCache
 
@@ -33,8 +34,7 @@ class LlamaCppStudent(Student):
         import xllamacpp
 
         path = Path(model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"student model {path} does not exist")
+        check_gguf(path)
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.n_parallel = self.parallel
@@ -44,7 +44,10 @@ class LlamaCppStudent(Student):
         params.cpuparams_batch.n_threads = threads
         params.verbosity = -1
         params.warmup = False
-        self._server = xllamacpp.Server(params)
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as exc:  # a damaged GGUF, or too little memory for its context
+            raise AssetError(f"GGUF model {path}: llama.cpp cannot load it ({exc})") from exc
         self._identity = f"llamacpp:{path.name}:{_short_hash(path)}"
         log.info("student %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
 

