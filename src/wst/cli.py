@@ -203,7 +203,7 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
 @app.command()
 def demo(config: ConfigOpt = DEMO_CONFIG, task_: TaskOpt = None, output: OutputOpt = None,
          steps: StepsOpt = None, test_size: TestSizeOpt = None, set_: SetOpt = None) -> None:
-    """Small train + eval on the embedded default stack (about 15 minutes on 2 CPU cores)."""
+    """Small train + eval on the embedded default stack (about 10 minutes on 2 CPU cores)."""
     cfg = _config(config, set_, task_, output_dir=output,
                   **{"train.max_steps": steps, "task.test_size": test_size})
     run_dir = Path(cfg.output_dir)
