@@ -102,3 +102,17 @@ def test_report_with_training_metrics_and_plots(tmp_path):
     assert "20 calls" in report
     assert (tmp_path / "accuracy.png").stat().st_size > 0
     assert (tmp_path / "training.png").stat().st_size > 0
+
+
+def test_screen_section_says_when_training_fell_back_to_the_whole_pool(tmp_path):
+    from wst.report import screen_section
+
+    rows = [{"verdict": v} for v in ("kept", "all_wrong", "all_right")]
+    (tmp_path / "screen.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n")
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"questions_per_step": 2}}))
+    [line, _] = screen_section(tmp_path)
+    assert line.startswith("Screening (`screen.jsonl`): 1 of 3 training questions kept")
+    assert "training used the whole pool" in line
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"questions_per_step": 1}}))
+    assert "whole pool" not in screen_section(tmp_path)[0]
+    assert screen_section(tmp_path / "missing") == []

@@ -191,10 +191,15 @@ def screen_section(run_dir: Path) -> list[str]:
     if not path.exists():
         return []
     verdicts = [json.loads(line)["verdict"] for line in path.read_text().splitlines() if line]
+    config_path = run_dir / "config.json"
+    per_step = (json.loads(config_path.read_text())["train"]["questions_per_step"]
+                if config_path.exists() else 0)
+    fallback = (f" Fewer than one step's {per_step} questions were kept, so training used the "
+                f"whole pool." if verdicts.count("kept") < per_step else "")
     return [f"Screening (`screen.jsonl`): {verdicts.count('kept')} of {len(verdicts)} training "
             f"questions kept, their outcomes differing between no instruction and sampled "
             f"instructions of the untrained teacher; {verdicts.count('all_right')} left out as "
-            f"always right, {verdicts.count('all_wrong')} as always wrong.", ""]
+            f"always right, {verdicts.count('all_wrong')} as always wrong.{fallback}", ""]
 
 
 def write_report(run_dir: Path) -> Path:

@@ -112,7 +112,7 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
                                       samples=settings.screen_instructions,
                                       temperature=settings.temperature)
 
-        log.info("screen: %d questions x (no instruction + %d sampled instructions) -> %d "
+        log.info("screen: %d questions x (no instruction + %d sampled instruction(s)) -> %d "
                  "student calls", len(candidates), settings.screen_instructions,
                  len(candidates) * (1 + settings.screen_instructions))
         screened = screen(candidates, task, student, sampling, write, placement)
