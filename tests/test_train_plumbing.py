@@ -128,7 +128,7 @@ def test_training_on_a_screened_pool_with_validation_checks(tmp_path, tiny_teach
 
     asked = len(scripted_student.requests)
     resumed = _config(run_dir, tiny_teacher, steps=3)
-    resumed.train.screen = True
+    resumed.train.screen, resumed.train.screen_instructions = True, 2
     train_teacher(resumed, split, GSM8K(), scripted_student, resume=True)
     # The screen is read back, not redone: only the one new step's 2 x 4 requests go out.
     assert len(scripted_student.requests) - asked == 2 * 4

@@ -151,7 +151,10 @@ def train(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = N
     from wst.train import train_teacher
 
     with _session(cfg) as (task, split, backend):
-        out = train_teacher(cfg, split, task, backend, resume=resume)
+        try:
+            out = train_teacher(cfg, split, task, backend, resume=resume)
+        except ConfigError as exc:  # --resume with a changed config
+            _fail(exc)
     console.print(f"trained teacher: [bold]{out}[/]")
 
 

@@ -22,6 +22,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from wst.assets import model_errors
 from wst.config import RunConfig, save_config
+from wst.resume import last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
@@ -277,11 +278,9 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
 
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(run_dir, config, resume)
     save_config(config, run_dir / "config.json")
     split.save(run_dir / "split.json")
-    if not resume:
-        for stale in ("metrics.jsonl", "train_samples.jsonl"):
-            (run_dir / stale).unlink(missing_ok=True)
     model_path = resolve_teacher(config.teacher.model)
     with model_errors(model_path, "teacher"):
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
@@ -323,7 +322,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
                                              config.train.validation_steps))
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(QuietProgress())
-    checkpoint = resume and _has_checkpoint(run_dir / "checkpoints")
+    checkpoint = resume and last_checkpoint_step(run_dir) is not None
     if resume and not checkpoint:
         log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
@@ -333,7 +332,3 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model,
                       extra={"max_instruction_tokens": config.teacher.max_instruction_tokens})
     return out
-
-
-def _has_checkpoint(folder: Path) -> bool:
-    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
