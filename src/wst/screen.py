@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import torch
 
+from wst.fileio import atomic_write_text
 from wst.students import Sampling, Student
 from wst.tasks import Example, Task
 from wst.teacher import write_instructions
@@ -77,9 +78,7 @@ def summary(screened: list[ScreenedQuestion]) -> dict[str, int]:
 def save(screened: list[ScreenedQuestion], path: Path) -> None:
     lines = [json.dumps({"id": q.id, "verdict": q.verdict, "scores": q.scores,
                          "instructions": q.instructions}) for q in screened]
-    partial = path.with_suffix(".partial")
-    partial.write_text("\n".join(lines) + "\n")
-    partial.replace(path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def load(path: Path) -> list[ScreenedQuestion]:
