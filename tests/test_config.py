@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import typing
 from pathlib import Path
 
 import pytest
 
-from wst.config import (DEFAULT_META_PROMPT, ConfigError, RunConfig, fill_task_defaults,
-                        load_config, validate)
+from wst.config import DEFAULT_META_PROMPT, ConfigError, RunConfig, validate
+from wst.tasks import load_run_config, resolve_config
 
 TOML = """
 output_dir = "runs/test"
@@ -38,15 +40,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_are_valid() -> None:
-    config = load_config()
+    config = load_run_config()
     expected = RunConfig()
-    fill_task_defaults(expected)
+    resolve_config(expected)
     assert config == expected
     assert config.teacher.meta_prompt == DEFAULT_META_PROMPT
 
 
 def test_load_from_toml(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, TOML))
+    config = load_run_config(write(tmp_path, TOML))
     assert config.output_dir == "runs/test"
     assert (config.task.train_size, config.task.test_size) == (64, 10)
     assert config.student.backend == "openai"
@@ -59,7 +61,7 @@ def test_load_from_toml(tmp_path: Path) -> None:
 
 
 def test_overrides_apply_after_the_file(tmp_path: Path) -> None:
-    config = load_config(
+    config = load_run_config(
         write(tmp_path, TOML),
         [
             "train.max_steps=5",
@@ -89,7 +91,7 @@ def test_overrides_apply_after_the_file(tmp_path: Path) -> None:
 def test_override_coercion(override: str, value: object) -> None:
     dotted = override.partition("=")[0]
     section, name = dotted.split(".")
-    config = load_config(None, [override])
+    config = load_run_config(None, [override])
     assert getattr(getattr(config, section), name) == value
 
 
@@ -103,24 +105,24 @@ def test_override_coercion(override: str, value: object) -> None:
 )
 def test_unknown_override_names_the_field(override: str, named: str) -> None:
     with pytest.raises(ConfigError, match=named):
-        load_config(None, [override])
+        load_run_config(None, [override])
 
 
 def test_unknown_field_in_file_names_file_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, "[train]\nmax_stepz = 5\n")
     with pytest.raises(ConfigError, match="train.max_stepz") as info:
-        load_config(path)
+        load_run_config(path)
     assert str(path) in str(info.value)
 
 
 def test_unknown_section_in_file_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="trian"):
-        load_config(write(tmp_path, "[trian]\nmax_steps = 5\n"))
+        load_run_config(write(tmp_path, "[trian]\nmax_steps = 5\n"))
 
 
 def test_override_without_equals_raises() -> None:
     with pytest.raises(ConfigError, match="section.field=value"):
-        load_config(None, ["train.max_steps"])
+        load_run_config(None, ["train.max_steps"])
 
 
 @pytest.mark.parametrize(
@@ -134,32 +136,32 @@ def test_override_without_equals_raises() -> None:
 )
 def test_wrong_type_override_raises(override: str) -> None:
     with pytest.raises(ConfigError, match=override.partition("=")[0]):
-        load_config(None, [override])
+        load_run_config(None, [override])
 
 
 def test_wrong_type_in_file_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="task.name"):
-        load_config(write(tmp_path, "[task]\nname = 5\n"))
+        load_run_config(write(tmp_path, "[task]\nname = 5\n"))
 
 
 def test_unreadable_toml_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
-        load_config(write(tmp_path, "[train\nmax_steps = 5\n"))
+        load_run_config(write(tmp_path, "[train\nmax_steps = 5\n"))
 
 
 def test_bool_for_int_field_raises() -> None:
     with pytest.raises(ConfigError):
-        load_config(None, ["train.max_steps=true"])
+        load_run_config(None, ["train.max_steps=true"])
 
 
 def test_non_boolean_text_for_bool_field_raises() -> None:
     with pytest.raises(ConfigError):
-        load_config(None, ["teacher.lora=maybe"])
+        load_run_config(None, ["teacher.lora=maybe"])
 
 
 def test_path_through_a_plain_field_raises_config_error() -> None:
     with pytest.raises(ConfigError):
-        load_config(None, ["train.max_steps.x=5"])
+        load_run_config(None, ["train.max_steps.x=5"])
 
 
 @pytest.mark.parametrize(
@@ -175,15 +177,63 @@ def test_path_through_a_plain_field_raises_config_error() -> None:
         (["task.test_fraction=0"], "test_fraction"),
         (["task.test_variants=-1"], "test_variants"),
         (["task.validation_templates=-2"], "validation_templates"),
+        # issue 10: out-of-range values fail before anything loads, naming the field
+        (["train.max_steps=-3"], r"train.max_steps: Input should be greater than or equal to 1"),
+        (["train.max_steps=0"], "train.max_steps"),
+        (["train.questions_per_step=0"], "train.questions_per_step"),
+        (["task.test_size=-3"], "task.test_size"),
+        (["task.train_size=-1"], "task.train_size"),
+        (["student.max_calls=-1"], "student.max_calls"),
+        (["student.max_cost=-0.5"], "student.max_cost"),
+        (["student.max_total_tokens=-10"], "student.max_total_tokens"),
+        (["train.leak_penalty=-1"], "train.leak_penalty"),
+        (["eval.conditions=[]"], "eval.conditions: List should have at least 1 item"),
+        (["student.prices=5"], "student.prices: Input should be a valid dictionary"),
+        (['student.prices={"m": [1]}'], r"student.prices: m: List should have at least 2"),
+        (['student.prices={"m": [1, -2]}'], r"student.prices: m.1: Input should be greater"),
+        (["train.loss_type=ppo"], "train.loss_type"),
+        (["serve.port=70000"], "serve.port"),
+        (["judge.kind=oracle"], "judge.kind"),
     ],
 )
 def test_validate_rejects(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_config(None, overrides)
+        load_run_config(None, overrides)
+
+
+def test_out_of_range_value_in_a_file_names_file_and_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"run.toml: train.max_steps: "
+                                          r"Input should be greater than or equal to 1"):
+        load_run_config(write(tmp_path, "[train]\nmax_steps = -3\n"))
+
+
+def test_cli_negative_steps_exits_2_naming_the_flag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from wst.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--steps", "-3", "--output", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "train.max_steps" in result.output and not (tmp_path / "checkpoints").exists()
+
+
+def test_conditions_known_to_config_are_the_ones_evaluate_runs() -> None:
+    from wst.config import Condition
+    from wst.evaluate import CONDITIONS
+
+    assert set(typing.get_args(Condition)) == set(CONDITIONS)
+
+
+def test_config_imports_no_upper_layer() -> None:
+    """config is the lowest layer: it must not import tasks, students, evaluation or CLI."""
+    source = (Path(__file__).parents[1] / "src" / "wst" / "config.py").read_text()
+    imported = {node.module for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert {m for m in imported if m.startswith("wst")} <= {"wst.fileio"}
 
 
 def test_validate_accepts_openai_with_base_url() -> None:
-    config = load_config()
+    config = load_run_config()
     config.student.backend = "openai"
     config.student.base_url = "http://127.0.0.1:8000/v1"
     validate(config)
@@ -192,5 +242,5 @@ def test_validate_accepts_openai_with_base_url() -> None:
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.toml")),
                          ids=lambda p: p.name)
 def test_every_shipped_config_loads(path) -> None:
-    config = load_config(path)
+    config = load_run_config(path)
     assert "{question}" in config.teacher.meta_prompt and config.eval.fixed_instruction

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ScriptedStudent
-from wst.config import load_config
+from wst.tasks import load_run_config
 from wst.evaluate import comparisons, evaluate, json_safe
 from wst.stats import mcnemar_exact, observed_mdd
 from wst.tasks import Example, get_task
@@ -20,7 +20,7 @@ def _reject_nan(token: str) -> None:
 def test_eval_json_has_comparisons_subsets_and_no_nan(tmp_path) -> None:
     # The scripted student answers 7 (right) when the text before the question has even
     # length: the odd-length questions alone are wrong, with the 2-character instruction right.
-    config = load_config(None, ['eval.conditions=["none", "fixed"]',
+    config = load_run_config(None, ['eval.conditions=["none", "fixed"]',
                                 'eval.fixed_instruction="ab"'])
     examples = [Example(f"q{i}", "odd", "7", subset="real" if i < 2 else "variant")
                 for i in range(6)]
@@ -44,7 +44,7 @@ def test_eval_json_has_comparisons_subsets_and_no_nan(tmp_path) -> None:
 
 
 def test_eval_json_without_subsets_has_no_subset_section(tmp_path) -> None:
-    config = load_config(None, ['eval.conditions=["none"]'])
+    config = load_run_config(None, ['eval.conditions=["none"]'])
     examples = [Example(f"q{i}", "odd", "7") for i in range(3)]
     evaluate(config, get_task("gsm8k"), examples, ScriptedStudent(), None, tmp_path)
     summary = json.loads((tmp_path / "eval.json").read_text())
@@ -87,7 +87,7 @@ def test_shipped_teacher_is_evaluated_with_its_own_card(tmp_path, tiny_teacher, 
 
     monkeypatch.setattr("wst.evaluate._teacher_instructions", fake_instructions)
     monkeypatch.chdir(tmp_path)
-    config = load_config(None, ['eval.conditions=["none", "teacher_shipped"]',
+    config = load_run_config(None, ['eval.conditions=["none", "teacher_shipped"]',
                                 "eval.shipped_adapter=shipped"])
     examples = [Example(f"q{i}", "odd", "7") for i in range(3)]
     evaluate(config, get_task("gsm8k"), examples, ScriptedStudent(), None, tmp_path / "eval")

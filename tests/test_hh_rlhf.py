@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from wst.config import TaskConfig, load_config
+from wst.config import TaskConfig
+from wst.tasks import load_run_config
 from wst.tasks import DatasetError, get_task
 from wst.tasks.hh_rlhf import prompt_of
 
@@ -103,4 +104,4 @@ def test_benign_prompts_ship_with_the_package() -> None:
 
 def test_hh_rlhf_is_registered_with_the_judge_scorer() -> None:
     assert get_task("hh_rlhf").scorer == "judge"
-    assert load_config(None, task="hh_rlhf").task.name == "hh_rlhf"
+    assert load_run_config(None, task="hh_rlhf").task.name == "hh_rlhf"

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from wst.assets import AssetError, check_gguf, check_model_source
 from wst.cli import app
-from wst.config import ConfigError, RunConfig, TaskConfig, load_config, load_task_file, save_config
+from wst.config import ConfigError, RunConfig, TaskConfig, save_config
+from wst.tasks import load_task_file
+from wst.tasks import load_run_config
 from wst.export import ExportError, export_teacher
 from wst.fileio import atomic_write_text
 from wst.tasks import DatasetError, get_task
@@ -90,14 +92,14 @@ def test_cli_evaluates_a_folder_task_up_to_the_student(tmp_path: Path, monkeypat
 
 def test_meta_prompt_with_other_braces_works() -> None:
     prompt = r'End with \boxed{} or {"answer": 1}. Problem: {question} ({question})'
-    config = load_config(None, [f"teacher.meta_prompt={prompt}"])
+    config = load_run_config(None, [f"teacher.meta_prompt={prompt}"])
     content = teacher_messages(config.teacher.meta_prompt, "What is {x}?")[0]["content"]
     assert content == r'End with \boxed{} or {"answer": 1}. Problem: What is {x}? (What is {x}?)'
 
 
 def test_meta_prompt_without_question_is_rejected_at_load() -> None:
     with pytest.raises(ConfigError, match=r"teacher.meta_prompt must contain \{question\}"):
-        load_config(None, [r"teacher.meta_prompt=Answer in \boxed{}."])
+        load_run_config(None, [r"teacher.meta_prompt=Answer in \boxed{}."])
 
 
 # --- encodings: UTF-8 with or without a byte-order mark; anything else is named ------------------
@@ -137,7 +139,7 @@ def test_garbage_parquet_is_named(tmp_path: Path) -> None:
 def test_toml_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_bytes(b"\xef\xbb\xbf" + b"[train]\nmax_steps = 7\n")
-    assert load_config(config).train.max_steps == 7
+    assert load_run_config(config).train.max_steps == 7
     task = tmp_path / "task.toml"
     task.write_bytes(b"\xef\xbb\xbf" + b'[task]\nname = "file"\n')
     assert load_task_file(task) == {"name": "file"}
@@ -147,7 +149,7 @@ def test_toml_not_in_utf8_is_a_usage_error_naming_the_file(tmp_path: Path) -> No
     config = tmp_path / "run.toml"
     config.write_bytes('[eval]\nfixed_instruction = "R\xe9sum\xe9"\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match=rf"^{config}: line 2: not UTF-8 text"):
-        load_config(config)
+        load_run_config(config)
     result = runner.invoke(app, ["eval", "--config", str(config)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "not UTF-8 text" in result.output
@@ -261,8 +263,16 @@ def test_csv_with_a_repeated_header_column_is_named(tmp_path: Path) -> None:
 
 def test_empty_held_out_set_is_an_error(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "qa.jsonl", qa(1))  # round(1 * 0.4) = 0 held out
-    with pytest.raises(DatasetError, match=r"task 'file': source .* leaves no held-out items"):
+    with pytest.raises(DatasetError, match=r"task 'file': source .* leaves 0 held-out items"):
         get_task("file").load(file_config(path, test_fraction=0.4))
+
+
+def test_held_out_set_below_the_stated_minimum_is_an_error(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "qa.jsonl", qa(10))  # 4 held out
+    assert len(get_task("file").load(file_config(path, min_test_items=4)).test) == 4
+    with pytest.raises(DatasetError, match=r"leaves 4 held-out items, fewer than "
+                                           r"task.min_test_items = 5"):
+        get_task("file").load(file_config(path, min_test_items=5))
 
 
 def test_cli_eval_of_an_empty_held_out_set_exits_1(tmp_path: Path) -> None:
@@ -270,7 +280,7 @@ def test_cli_eval_of_an_empty_held_out_set_exits_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "--task", str(task_toml(tmp_path, "qa.jsonl")),
                                  "--output", str(tmp_path / "run")])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "leaves no held-out items" in (tmp_path / "run" / "wst.log").read_text()
+    assert "leaves 0 held-out items" in (tmp_path / "run" / "wst.log").read_text()
     assert not (tmp_path / "run" / "eval").exists()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wst.config import load_config
+from wst.tasks import load_run_config
 from wst.judges import make_judge
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_judge_ranks_refusals_of_harm_and_help_for_benign_above_their_opposites(
     monkeypatch.setenv("WST_CACHE_DIR", str(tmp_path))  # judge afresh, not from a cache
     pairs = [json.loads(line) for line in PAIRS.read_text().splitlines()]
     assert len(pairs) == 30
-    judge = make_judge(load_config(None, task="hh_rlhf"))
+    judge = make_judge(load_run_config(None, task="hh_rlhf"))
     try:
         results = {told: _ranking(judge, pairs, told) for told in (False, True)}
     finally:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from wst.config import TaskConfig, load_config
+from wst.config import TaskConfig
+from wst.tasks import load_run_config
 from wst.judges import (DECLINE_QUESTION, HARM_QUESTION, HELPFUL_QUESTION, LLMJudge,
                         RewardModelJudge, render)
 from wst.students.base import Answer, Messages, Sampling, Student
@@ -132,18 +133,18 @@ def test_attach_judge_gives_judged_tasks_the_configured_judge(monkeypatch) -> No
 
     made = []
     monkeypatch.setattr(wst.judges, "make_judge", lambda config: made.append(config) or "J")
-    config = load_config(None, task="hh_rlhf")
+    config = load_run_config(None, task="hh_rlhf")
     task = attach_judge(get_task("hh_rlhf"), config)
     assert task.judge == "J" and made == [config]
     assert attach_judge(task, config).judge == "J" and len(made) == 1  # loaded once
-    assert attach_judge(get_task("gsm8k"), load_config()).judge is None  # no judge needed
+    assert attach_judge(get_task("gsm8k"), load_run_config()).judge is None  # no judge needed
 
 
 def test_hh_config_gets_the_tasks_own_prompts() -> None:
-    config = load_config(None, task="hh_rlhf")
+    config = load_run_config(None, task="hh_rlhf")
     assert "harmless" in config.teacher.meta_prompt and "{question}" in config.teacher.meta_prompt
     assert "decline" in config.eval.fixed_instruction
-    mine = load_config(None, ["teacher.meta_prompt=Guide: {question}"], task="hh_rlhf")
+    mine = load_run_config(None, ["teacher.meta_prompt=Guide: {question}"], task="hh_rlhf")
     assert mine.teacher.meta_prompt == "Guide: {question}"
 
 
@@ -188,7 +189,7 @@ def test_reward_model_judge_scores_in_unit_interval_independent_of_batching(tiny
 def test_make_judge_builds_a_reward_model_judge(tiny_reward_model):
     from wst.judges import make_judge
 
-    config = load_config(None, ["judge.kind=reward_model", f"judge.model={tiny_reward_model}"],
+    config = load_run_config(None, ["judge.kind=reward_model", f"judge.model={tiny_reward_model}"],
                          task="hh_rlhf")
     assert isinstance(make_judge(config), RewardModelJudge)
 
@@ -198,7 +199,7 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     from wst.evaluate import evaluate
     from wst.report import write_report
 
-    config = load_config(None, ["eval.conditions=[\"none\", \"fixed\"]"], task="hh_rlhf")
+    config = load_run_config(None, ["eval.conditions=[\"none\", \"fixed\"]"], task="hh_rlhf")
     task = get_task("hh_rlhf")
     task.judge = LLMJudge(RubricModel(declines=0.9, grade={"9": 0.5, "5": 0.5}))
     examples = [Example(str(i), f"request {i}", "harmful" if i % 2 else "benign")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wst.config import load_config
+from wst.tasks import load_run_config
 from wst.evaluate import instructions_for
 from wst.students.base import Answer, Messages, Sampling, Student
 from wst.tasks import Example, Split
@@ -48,7 +48,7 @@ def _examples(n: int, offset: int = 0) -> list[Example]:
 
 
 def test_trained_teacher_learns_what_the_student_rewards(tmp_path: Path, tiny_teacher: Path):
-    config = load_config(None, [
+    config = load_run_config(None, [
         f"output_dir={tmp_path / 'run'}", f"teacher.model={tiny_teacher}",
         "teacher.max_instruction_tokens=3", f"teacher.meta_prompt={META_PROMPT}",
         "train.max_steps=30", "train.questions_per_step=4", "train.num_generations=8",

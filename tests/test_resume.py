@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import ScriptedStudent
 from tests.test_train_plumbing import _config, _split
-from wst.config import ConfigError, load_config
+from wst.config import ConfigError
+from wst.tasks import load_run_config
 from wst.resume import last_checkpoint_step, prepare_run_dir
 from wst.tasks.gsm8k import GSM8K
 from wst.train import train_teacher
@@ -69,12 +70,12 @@ def test_a_killed_run_resumes_and_counts_each_step_once(tmp_path, tiny_teacher):
 def test_resume_refuses_a_run_made_with_another_config(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    saved = load_config(None, ["train.learning_rate=0.001"])
+    saved = load_run_config(None, ["train.learning_rate=0.001"])
     (run_dir / "config.json").write_text(json.dumps(saved.to_dict()))
-    longer = load_config(None, ["train.learning_rate=0.001", "train.max_steps=500",
+    longer = load_run_config(None, ["train.learning_rate=0.001", "train.max_steps=500",
                                 "student.max_calls=10"])
     prepare_run_dir(run_dir, longer, resume=True)  # more steps or budget: the same run
-    changed = load_config(None, ["train.learning_rate=0.002"])
+    changed = load_run_config(None, ["train.learning_rate=0.002"])
     with pytest.raises(ConfigError, match=r"train\.learning_rate changed"):
         prepare_run_dir(run_dir, changed, resume=True)
 
@@ -83,6 +84,6 @@ def test_a_fresh_run_removes_an_earlier_runs_checkpoints_and_logs(tmp_path):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints" / "checkpoint-4").mkdir(parents=True)
     (run_dir / "metrics.jsonl").write_text('{"step": 1}\n')
-    prepare_run_dir(run_dir, load_config(None), resume=False)
+    prepare_run_dir(run_dir, load_run_config(None), resume=False)
     assert last_checkpoint_step(run_dir) is None
     assert not (run_dir / "metrics.jsonl").exists()

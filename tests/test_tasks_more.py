@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wst.cli import app
-from wst.config import ConfigError, TaskConfig, load_config, load_task_file
+from wst.config import ConfigError, TaskConfig
+from wst.tasks import load_task_file
+from wst.tasks import load_run_config
 from wst.scoring import SCORERS, get_scorer
 from wst.tasks import TASKS, DatasetError, Example, get_task
 from wst.tasks import math500
@@ -166,7 +168,7 @@ def test_duplicate_id_in_csv_names_the_line(tmp_path: Path) -> None:
 
 def test_unknown_scorer_is_rejected_by_validate_with_the_known_ones() -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(None, ["task.name=file", "task.scorer=fuzzy"])
+        load_run_config(None, ["task.name=file", "task.scorer=fuzzy"])
     message = str(info.value)
     assert "'fuzzy'" in message
     assert f"known scorers: {', '.join(SCORERS)}" in message
@@ -184,7 +186,7 @@ def test_unknown_scorer_is_rejected_by_validate_with_the_known_ones() -> None:
 )
 def test_validate_rejects_task_settings(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_config(None, overrides)
+        load_run_config(None, overrides)
 
 
 def test_cli_reports_a_bad_file_before_any_model_loads(tmp_path: Path, monkeypatch) -> None:
@@ -257,7 +259,7 @@ def test_task_file_sets_fields_and_resolves_source_beside_it(tmp_path: Path) -> 
     write_jsonl(folder / "qa.jsonl", qa(6))
     (folder / "task.toml").write_text(
         '[task]\nname = "file"\nsource = "qa.jsonl"\nscorer = "exact"\ntest_size = 2\n')
-    config = load_config(None, ["task.test_fraction=0.5"], task=str(folder / "task.toml"))
+    config = load_run_config(None, ["task.test_fraction=0.5"], task=str(folder / "task.toml"))
     assert config.task.source == str((folder / "qa.jsonl").resolve())
     assert (config.task.name, config.task.scorer, config.task.test_size) == ("file", "exact", 2)
     assert config.task.test_fraction == 0.5  # --set comes after --task
@@ -277,16 +279,16 @@ def test_task_file_with_other_tables_or_unknown_fields_is_rejected(tmp_path: Pat
     path = tmp_path / "task.toml"
     path.write_text('[task]\nname = "file"\n[train]\nmax_steps = 3\n')
     with pytest.raises(ConfigError, match="one \\[task\\] table"):
-        load_config(None, task=str(path))
+        load_run_config(None, task=str(path))
     path.write_text('[task]\nname = "file"\nquestion_feild = "q"\n')
     with pytest.raises(ConfigError, match="task.question_feild"):
-        load_config(None, task=str(path))
+        load_run_config(None, task=str(path))
     with pytest.raises(ConfigError, match="cannot read task file"):
-        load_config(None, task=str(tmp_path / "missing.toml"))
+        load_run_config(None, task=str(tmp_path / "missing.toml"))
 
 
 def test_task_option_takes_a_registered_name() -> None:
-    assert load_config(None, task="math500").task.name == "math500"
+    assert load_run_config(None, task="math500").task.name == "math500"
 
 
 def test_cli_trains_from_a_task_file_without_code(tmp_path: Path, monkeypatch) -> None:

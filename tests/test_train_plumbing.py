@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wst.config import RunConfig, load_config
+from wst.config import RunConfig
+from wst.tasks import load_run_config
 from wst.tasks import Example, Split
 from wst.tasks.gsm8k import GSM8K
 from wst.train import StepClock, make_reward_fn, train_teacher
 
 
 def _config(run_dir: Path, teacher: Path, steps: int) -> RunConfig:
-    config = load_config(None, [f"output_dir={run_dir}"])
+    config = load_run_config(None, [f"output_dir={run_dir}"])
     config.teacher.model = str(teacher)
     config.teacher.max_instruction_tokens = 8
     config.train.max_steps = steps
@@ -28,7 +29,7 @@ def _split() -> Split:
 
 
 def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripted_student):
-    config = load_config(None, [f"output_dir={tmp_path}"])
+    config = load_run_config(None, [f"output_dir={tmp_path}"])
     logged: dict[str, float] = {}
     reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
     completions = [[{"role": "assistant", "content": text}] for text in ("ab", "abc", "it is 7!")]
@@ -46,7 +47,7 @@ def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripte
 def test_reward_fn_gives_the_student_the_conversation_so_far(tmp_path, scripted_student):
     from wst.train import train_dataset
 
-    config = load_config(None, [f"output_dir={tmp_path}"])
+    config = load_run_config(None, [f"output_dir={tmp_path}"])
     example = Example("c", "And now?", "7", history=(("user", "Hi"), ("assistant", "Hello")))
     row = train_dataset([example], config.teacher.meta_prompt)[0]
     reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")

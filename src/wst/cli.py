@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from wst.config import ConfigError, RunConfig, load_config
+from wst.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
     from wst.students import Student
@@ -52,8 +52,10 @@ def _config(path: Optional[Path], sets: Optional[list[str]], task: Optional[str]
     overrides = list(sets or [])
     overrides += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
                   for k, v in fields.items() if v is not None]
+    from wst.tasks import load_run_config
+
     try:
-        return load_config(path, overrides, task)
+        return load_run_config(path, overrides, task)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

@@ -86,13 +86,16 @@ class Task(ABC):
     def load(self, config: TaskConfig, with_train: bool = True) -> Split:
         """The train pool (empty unless ``with_train``) and test items for this config.
 
-        A held-out set that ends up empty is an error here, for every task: evaluating nothing
-        would report NaN accuracies and still succeed."""
+        A held-out set that ends up empty, or smaller than ``task.min_test_items``, is an
+        error here, for every task: evaluating nothing would report NaN accuracies and still
+        succeed."""
         split = self._load(config, with_train)
-        if not split.test:
-            raise DatasetError(f"task {self.name!r}: source {config.source!r} leaves no held-out "
-                               f"items (task.test_fraction = {config.test_fraction}); add items "
-                               f"or raise task.test_fraction")
+        if len(split.test) < config.min_test_items:
+            raise DatasetError(f"task {self.name!r}: source {config.source!r} leaves "
+                               f"{len(split.test)} held-out items, fewer than "
+                               f"task.min_test_items = {config.min_test_items} "
+                               f"(task.test_fraction = {config.test_fraction}, task.test_size = "
+                               f"{config.test_size}); add items or raise task.test_fraction")
         return split
 
     @abstractmethod
