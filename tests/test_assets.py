@@ -84,18 +84,19 @@ def test_split_model_is_assembled_into_cache_and_verified(split_model, cache: Pa
     path = embedded_gguf("fake")
     assert path == cache / "models" / "fake.gguf"
     assert path.read_bytes() == PART1 + PART2
-    assert (cache / "models" / "fake.gguf.ok").exists()
+    assert str(path.resolve()) in (cache / "sha256.json").read_text()  # the memoised hash
     assert resolve_model_path("embedded:fake") == str(path)
     assert resolve_model_path("/some/model.gguf") == "/some/model.gguf"
 
 
-def test_second_call_trusts_the_stamp(split_model, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_call_trusts_the_memoised_hash(split_model,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     first = embedded_gguf("fake")
 
     def no_hashing(*args, **kwargs):
-        raise AssertionError("an unchanged, stamped file must not be hashed again")
+        raise AssertionError("an unchanged file must not be hashed again")
 
-    monkeypatch.setattr(assets, "verify", no_hashing)
+    monkeypatch.setattr(assets.hashlib, "sha256", no_hashing)
     assert embedded_gguf("fake") == first
 
 

@@ -96,7 +96,7 @@ def test_make_student_builds_hf(tiny_teacher: Path) -> None:
     try:
         assert isinstance(student, HFStudent)
         assert student.parallel == 3 and student.cache is None
-        assert student.identity == f"hf:{tiny_teacher}"
+        assert student.identity.startswith(f"hf:{tiny_teacher}:")
         with pytest.raises(BudgetExceeded):  # the config's budget reaches the hf student
             student.answer(QUESTIONS[:2])
     finally:

@@ -177,10 +177,21 @@ class FakeOpenAI:
         self.always_500 = always_500
         self.requests: list[dict] = []
         self.auth: list[str | None] = []
+        self.models: list[dict] | None = None  # what GET /v1/models lists; None: 404
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path == "/v1/models" and server.models is not None
+                data = json.dumps({"object": "list", "data": server.models} if found
+                                  else {"error": {"message": "not found"}}).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 chat = "messages" in body

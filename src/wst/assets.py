@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from wst.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +106,44 @@ def cache_dir() -> Path:
 
 
 def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
+    """Full sha256 of a file, computed once per version of it: memoised in the cache folder by
+    absolute path, size and mtime (hashing a GGUF of a few hundred MB takes seconds)."""
+    path = path.resolve()
+    stat = path.stat()
+    version = f"{stat.st_size}:{stat.st_mtime_ns}"
+    memo_path = cache_dir() / "sha256.json"
+    memo = _read_memo(memo_path)
+    known = memo.get(str(path))
+    if known and known.get("version") == version:
+        return known["sha256"]
+    log.info("computing the sha256 of %s (once per version of the file)", path)
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
+    memo = _read_memo(memo_path)  # another process may have added entries meanwhile
+    memo[str(path)] = {"version": version, "sha256": digest.hexdigest()}
+    atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))
     return digest.hexdigest()
+
+
+def _read_memo(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        memo = json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or damaged: hash again
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def weights_sha256(folder: Path) -> str | None:
+    """One sha256 over the weight files of a transformers model folder (their names and full
+    hashes), or None when it holds none: two fine-tunes of one base never share it."""
+    files = sorted(p for pattern in ("*.safetensors", "*.bin", "*.gguf")
+                   for p in folder.glob(pattern) if p.is_file())
+    if not files:
+        return None
+    lines = "".join(f"{p.name}:{sha256_of(p)}\n" for p in files)
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def verify(path: Path, expected: str, what: str) -> None:
@@ -124,24 +160,18 @@ def embedded_gguf(name: str) -> Path:
     """Return the path of an embedded GGUF, assembling and verifying it on first use.
 
     Single-file models are used in place; split models are concatenated into the cache.
-    A verified copy is marked with a ``.ok`` stamp holding its size and mtime, so later
-    calls skip the (seconds-long) hash unless the file changed.
+    The hash check costs seconds once per version of the file (``sha256_of`` memoises it).
     """
     if name not in EMBEDDED:
         raise AssetError(f"Unknown embedded model {name!r}; known: {', '.join(EMBEDDED)}")
     model = EMBEDDED[name]
     parts = model.part_files()
     target = parts[0] if len(parts) == 1 else cache_dir() / "models" / model.filename
-    stamp = cache_dir() / "models" / (model.filename + ".ok")
     if len(parts) > 1 and not target.exists():
         _concatenate(parts, target)
     if not target.exists():
         raise AssetError(f"Embedded model file {target} is missing; reinstall: {model.pip_hint}")
-    if not stamp.exists() or stamp.read_text() != _fingerprint(target):
-        log.info("verifying sha256 of %s", target)
-        verify(target, model.sha256, f"embedded model {name}")
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(_fingerprint(target))
+    verify(target, model.sha256, f"embedded model {name}")
     return target
 
 
@@ -189,11 +219,6 @@ def model_errors(spec: str, what: str) -> Iterator[None]:
         where = "" if Path(spec).expanduser().exists() else (
             "no such local folder, and not loadable from the hub or its cache: ")
         raise AssetError(f"{what} {spec}: {where}{lines[0]}") from exc
-
-
-def _fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _concatenate(parts: list[Path], target: Path) -> None:

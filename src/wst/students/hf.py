@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
-from wst.assets import model_errors
+from wst.assets import model_errors, weights_sha256
 from wst.students.base import Answer, Budget, Request, Sampling, Student
 from wst.students.cache import ResponseCache
 
@@ -54,11 +55,12 @@ class HFStudent(Student):
             eos = self.tokenizer.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos])
         self._lock = threading.Lock()  # one generate at a time on this model
+        self._identity = f"hf:{model}:{_weights_version(model, self.model)}"
         log.info("student %s loaded on %s, batches of %d", model, self.device, self.parallel)
 
     @property
     def identity(self) -> str:
-        return f"hf:{self.model_name}"
+        return self._identity
 
     def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
         return self._generate([messages], sampling)[0]
@@ -147,3 +149,14 @@ class _SeededSampler:
                            for i, g in enumerate(self.generators)])
         masked = torch.full_like(scores, float("-inf"))
         return masked.scatter_(1, picks[:, None], 0.0)
+
+
+def _weights_version(spec: str, model: object) -> str:
+    """What the weights behind ``spec`` are: a local folder by its weight files' hashes, a
+    hub model by the revision it was loaded at (so the cache never mixes two fine-tunes)."""
+    folder = Path(spec).expanduser()
+    digest = weights_sha256(folder) if folder.is_dir() else None
+    if digest:
+        return digest[:16]
+    revision = getattr(getattr(model, "config", None), "_commit_hash", None)
+    return f"rev-{revision[:16]}" if revision else "unversioned"

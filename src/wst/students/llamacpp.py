@@ -7,12 +7,11 @@ tokens/s with 4 slots vs one request at a time on 2 cores, see benchmarks/).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
-from wst.assets import AssetError, check_gguf
+from wst.assets import AssetError, check_gguf, sha256_of
 from wst.students.base import Answer, Budget, Request, Sampling, Student, token_probs
 from wst.students.cache import ResponseCache
 
@@ -48,7 +47,8 @@ class LlamaCppStudent(Student):
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:  # a damaged GGUF, or too little memory for its context
             raise AssetError(f"GGUF model {path}: llama.cpp cannot load it ({exc})") from exc
-        self._identity = f"llamacpp:{path.name}:{_short_hash(path)}"
+        # the full hash: two fine-tunes of one base (same size, same header) never share answers
+        self._identity = f"llamacpp:{path.name}:{sha256_of(path)[:16]}"
         log.info("student %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
 
     @property
@@ -77,11 +77,3 @@ class LlamaCppStudent(Student):
 
     def close(self) -> None:
         del self._server
-
-
-def _short_hash(path: Path) -> str:
-    """Cheap identity of a model file for cache keys (size + first MiB), not a trust check."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 20)
-    return hashlib.sha256(head + str(path.stat().st_size).encode()).hexdigest()[:12]
-

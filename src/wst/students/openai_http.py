@@ -7,6 +7,9 @@ environment variable and never stored in config, cache keys or logs.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import threading
 
@@ -14,6 +17,12 @@ import httpx
 
 from wst.students.base import Answer, Budget, Request, Sampling, Student, token_probs
 from wst.students.cache import ResponseCache
+
+log = logging.getLogger(__name__)
+
+VERSION_FIELDS = ("id", "root", "parent", "version", "meta", "owned_by")
+"""Fields of a ``/models`` entry that say which weights serve a name (``created`` is left
+out: vLLM reports the time of the request there)."""
 
 
 class OpenAIStudent(Student):
@@ -47,9 +56,35 @@ class OpenAIStudent(Student):
             http_client=http,
         )
 
+        self._identity = f"openai:{base_url}:{model}"
+        version = self._server_version()
+        if version:
+            self._identity += f":{version}"
+
     @property
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.model}"
+        return self._identity
+
+    def _server_version(self) -> str | None:
+        """A short hash of what the server reports about ``model`` in ``/models`` besides its
+        name (vLLM's ``root``/``parent``, llama.cpp's ``meta``, a ``version``), so that a
+        different model served under the same name gets its own cache entries; None when the
+        server reports nothing (one quick try, no retries: many servers have no ``/models``)."""
+        try:
+            listed = self._client.with_options(max_retries=0, timeout=5).models.list().data
+        except Exception as exc:  # noqa: BLE001 - any failure just means "no version known"
+            log.info("%s: no model list from the server (%s); the cache keys on the model "
+                     "name alone", self.base_url, type(exc).__name__)
+            return None
+        entry = next((m for m in listed if m.id == self.model), None)
+        if entry is None and len(listed) == 1:  # llama.cpp names its one model by file path
+            entry = listed[0]
+        details = {k: v for k, v in (entry.model_dump() if entry else {}).items()
+                   if k in VERSION_FIELDS and v}
+        if not details:
+            return None
+        return hashlib.sha256(json.dumps(details, sort_keys=True, default=str).encode()
+                              ).hexdigest()[:12]
 
     def _count_attempt(self, request: httpx.Request) -> None:
         self._attempts.count = getattr(self._attempts, "count", 0) + 1
