@@ -66,3 +66,22 @@ def test_training_stops_cleanly_with_a_checkpoint_at_the_call_budget(tmp_path, t
     assert max(m["step"] for m in steps) == 2 and student.calls == 16
     assert (run_dir / "checkpoints" / "checkpoint-2").is_dir()
     assert (run_dir / "teacher" / "adapter_config.json").exists()
+
+
+def test_training_stops_before_a_judge_budget_is_passed() -> None:
+    """StopAtBudget watches every paying model, each at its costliest step so far."""
+    from types import SimpleNamespace
+
+    from wst.train import StopAtBudget
+
+    student, judge = PricedStudent(Budget()), PricedStudent(Budget(max_calls=10))
+    stop = StopAtBudget([student, judge], first_step_calls=4)
+    control = SimpleNamespace(should_save=False, should_training_stop=False)
+    state = SimpleNamespace(global_step=1)
+    student.answer(_batch(4))
+    judge.answer(_batch(3))  # 3 of 10 spent; a step costs 4 (the first guess): go on
+    stop.on_step_end(None, state, control)
+    assert not control.should_training_stop
+    judge.answer(_batch(5))  # 8 spent, the costliest step made 5: a third would pass 10
+    stop.on_step_end(None, state, control)
+    assert control.should_training_stop and control.should_save

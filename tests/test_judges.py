@@ -215,3 +215,24 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     report = write_report(tmp_path).read_text()
     assert "mean judge score % [95% CI]" in report and "## Judge" in report
     assert "| none | 75.0 | 90.0 |" in report
+    spent = summary["judge_usage"]  # the judge's spend is reported beside the student's
+    assert spent["calls"] == len(task.judge.model.asked) > 0
+    assert f"| judge | {spent['calls']} |" in report and "| student |" in report
+
+
+def test_the_judge_gets_its_own_budget_at_the_configured_prices(monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from wst.judges import make_judge
+
+    config = load_run_config(None, [
+        "judge.backend=openai", "judge.base_url=http://127.0.0.1:9/v1", "judge.model=j",
+        "judge.max_calls=3", "judge.max_cost=0.5", 'student.prices={"j": [1.0, 2.0]}'],
+        task="hh_rlhf")
+    judge = make_judge(config)
+    try:
+        budget = judge.model.budget
+        assert (budget.max_calls, budget.max_cost) == (3, 0.5)
+        assert (budget.price_input, budget.price_output) == (1.0, 2.0)
+        assert judge.model_usage is judge.model.usage
+    finally:
+        judge.close()

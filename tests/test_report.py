@@ -99,7 +99,7 @@ def test_report_with_training_metrics_and_plots(tmp_path):
     report = write_report(tmp_path).read_text()
     assert "n = 10 held-out items" in report and "2 GRPO steps" in report
     assert "mean reward 0.150" in report and "50% of the student's training answers" in report
-    assert "20 calls" in report
+    assert "| student | 20 | 0 | 0 | 0 | 100 | 50 | 0.0000 | 3 |" in report
     assert (tmp_path / "accuracy.png").stat().st_size > 0
     assert (tmp_path / "training.png").stat().st_size > 0
 

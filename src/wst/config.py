@@ -120,7 +120,21 @@ class TeacherConfig:
 
 
 @config_section
-class StudentConfig:
+class SpendLimits:
+    """What a model behind an API may spend in one command (each 0 = no limit): training
+    stops cleanly with a checkpoint before a step would pass a limit, evaluation stops
+    with an error."""
+
+    max_calls: Annotated[int, Field(ge=0)] = 0
+    """Most requests (cache hits are free)."""
+    max_total_tokens: Annotated[int, Field(ge=0)] = 0
+    """Most prompt + completion tokens."""
+    max_cost: Annotated[float, Field(ge=0)] = 0.0
+    """Most money, at ``student.prices``."""
+
+
+@config_section
+class StudentConfig(SpendLimits):
     """The frozen model that answers with the teacher's instruction in its prompt."""
 
     backend: Backend = "llamacpp"
@@ -159,20 +173,14 @@ class StudentConfig:
     cache_sampled: bool = False
     """Also cache answers sampled with no seed. Off by default: a cached sample would be
     replayed as if it were the distribution, hiding the variance that sampling is for."""
-    max_calls: Annotated[int, Field(ge=0)] = 0
-    """Stop cleanly (with a checkpoint) before the student is called more than this (0 = no
-    limit)."""
-    max_total_tokens: Annotated[int, Field(ge=0)] = 0
-    """Stop cleanly once prompt + completion tokens reach this (0 = no limit)."""
-    max_cost: Annotated[float, Field(ge=0)] = 0.0
-    """Stop cleanly once the money spent reaches this, at ``prices`` (0 = no limit)."""
     prices: dict[str, Annotated[list[Annotated[float, Field(ge=0)]],
                           Field(min_length=2, max_length=2)]] = field(default_factory=dict)
-    """Price per model: ``model = [input, output]`` in money per million tokens."""
+    """Price per model: ``model = [input, output]`` in money per million tokens (the
+    student's and an ``llm`` judge's model)."""
 
 
 @config_section
-class JudgeConfig:
+class JudgeConfig(SpendLimits):
     """Who scores replies of judge-scored tasks (``hh_rlhf``, or ``task.scorer = "judge"``)."""
 
     kind: Literal["llm", "reward_model"] = "llm"

@@ -158,6 +158,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     results: list[ConditionResult] = []
     placement = config.student.instruction_placement
     started, usage_before = time.perf_counter(), replace(student.usage)
+    judge_usage = task.judge.model_usage if task.judge is not None else None
+    judge_before = replace(judge_usage) if judge_usage is not None else None
     reply_chars: dict[str, list[int]] = {}
     with (out_dir / "records.jsonl").open("w") as records:
         for condition in conditions:
@@ -193,6 +195,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         summary["subsets"] = subset_summary(examples, scores)
     if task.judge is not None:
         summary["judge"] = judge_summary(task, examples, scores, reply_chars)
+    if judge_usage is not None:
+        summary["judge_usage"] = asdict(judge_usage.since(judge_before))
     (out_dir / "eval.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
     return results
 

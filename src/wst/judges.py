@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 from wst.assets import model_errors
 from wst.config import RunConfig, StudentConfig
-from wst.students.base import Answer, Messages, Sampling, Student
+from wst.students.base import Answer, Messages, Sampling, Student, Usage
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,12 @@ class Judge(ABC):
                    kinds: list[str]) -> list[float]:
         """Score of each reply to its conversation (the user's turns, no instruction);
         ``kinds`` holds ``harmful``/``benign`` where known, else an empty string."""
+
+    @property
+    def model_usage(self) -> Usage | None:
+        """Calls, tokens and money the judge's model has spent (None: a local model with no
+        request accounting)."""
+        return None
 
     def close(self) -> None:
         """Release the judge's model."""
@@ -226,6 +232,10 @@ class LLMJudge(Judge):
             values[i] = value
         return values
 
+    @property
+    def model_usage(self) -> Usage:
+        return self.model.usage
+
     def close(self) -> None:
         self.model.close()
 
@@ -284,5 +294,7 @@ def make_judge(config: RunConfig) -> Judge:
         backend=settings.backend, model=settings.model, base_url=settings.base_url,
         api_key_env=settings.api_key_env, max_tokens=2, temperature=0.0, seed=0,
         parallel=settings.parallel or config.student.parallel, threads=config.student.threads,
-        context_per_slot=2048, cache=config.student.cache))
+        context_per_slot=2048, cache=config.student.cache, max_calls=settings.max_calls,
+        max_total_tokens=settings.max_total_tokens, max_cost=settings.max_cost,
+        prices=config.student.prices))
     return LLMJudge(model, settings.max_reply_chars)

@@ -260,15 +260,17 @@ def write_report(run_dir: Path) -> Path:
                       f"at step {validation[-1]['step']}, best "
                       f"{_pct(best['validation/accuracy'])}% at step {best['step']}.", ""]
         lines += screen_section(run_dir)
-    usage = summary["student_usage"]
-    lines += [
-        "## Student usage (evaluation)", "",
-        f"{usage['calls']} calls, {usage['cache_hits']} cache hits, {usage['failures']} failures, "
-        f"{usage['retries']} retries, {usage['prompt_tokens']} prompt + "
-        f"{usage['completion_tokens']} completion tokens, cost {usage['cost']:.4f}, "
-        f"{usage['seconds']:.0f} s.", "",
-        "Every record (question, instruction, answer, score) is in `eval/records.jsonl`.",
-    ]
+    lines += ["## Spend (evaluation)", "",
+              "| model | calls | cache hits | failures | retries | prompt tokens "
+              "| completion tokens | cost | seconds |", "|---" * 9 + "|"]
+    for who, key in (("student", "student_usage"), ("judge", "judge_usage")):
+        if key in summary:
+            u = summary[key]
+            lines.append(f"| {who} | {u['calls']} | {u['cache_hits']} | {u['failures']} | "
+                         f"{u['retries']} | {u['prompt_tokens']} | {u['completion_tokens']} | "
+                         f"{u['cost']:.4f} | {u['seconds']:.0f} |")
+    lines += ["", "Every record (question, instruction, answer, score) is in "
+              "`eval/records.jsonl`."]
     path = run_dir / "report.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path

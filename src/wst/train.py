@@ -150,19 +150,32 @@ class QuietProgress(ProgressCallback):
         return None
 
 
-class StopAtBudget(TrainerCallback):
-    """Save a checkpoint and stop when the student's budget cannot pay for another step."""
+def paying_models(student: Student, task: Task) -> list[Student]:
+    """The student, and the judge's model where a task is judged by one."""
+    judge_model = getattr(task.judge, "model", None)
+    return [student] + ([judge_model] if isinstance(judge_model, Student) else [])
 
-    def __init__(self, student: Student, calls_per_step: int):
-        self.student, self.calls_per_step = student, calls_per_step
+
+class StopAtBudget(TrainerCallback):
+    """Save a checkpoint and stop when a model's budget (the student's, a judge's) cannot pay
+    for another step as costly as the costliest so far (``first_step_calls`` before any)."""
+
+    def __init__(self, models: list[Student], first_step_calls: int):
+        self.models = models
+        self.calls_before = [model.usage.calls for model in models]
+        self.step_calls = [first_step_calls] * len(models)
 
     def on_step_end(self, args, state, control, **kwargs):
-        try:
-            self.student.budget.check(self.student.usage, self.calls_per_step)
-        except BudgetExceeded as exc:
-            log.warning("stopping after step %d: %s (resume with a larger budget)",
-                        state.global_step, exc)
-            control.should_save = control.should_training_stop = True
+        for i, model in enumerate(self.models):
+            made = model.usage.calls - self.calls_before[i]
+            self.calls_before[i] = model.usage.calls
+            self.step_calls[i] = max(self.step_calls[i], made)
+            try:
+                model.budget.check(model.usage, self.step_calls[i], model.identity)
+            except BudgetExceeded as exc:
+                log.warning("stopping after step %d: %s (resume with a larger budget)",
+                            state.global_step, exc)
+                control.should_save = control.should_training_stop = True
         return control
 
 
@@ -312,7 +325,8 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         peft_config=peft_config,
         callbacks=[
             MetricsFile(run_dir / "metrics.jsonl"),
-            StopAtBudget(student, config.train.questions_per_step * config.train.num_generations),
+            StopAtBudget(paying_models(student, task),
+                         config.train.questions_per_step * config.train.num_generations),
         ],
         clock=clock,
     )

@@ -39,16 +39,17 @@ class Budget:
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1e6
 
-    def check(self, usage: Usage, new_calls: int) -> None:
+    def check(self, usage: Usage, new_calls: int, who: str = "student") -> None:
         """Raise BudgetExceeded if ``new_calls`` more calls would pass a limit."""
         if self.max_calls and usage.calls + new_calls > self.max_calls:
-            raise BudgetExceeded(f"student call budget: {usage.calls} made, {new_calls} more "
+            raise BudgetExceeded(f"{who} call budget: {usage.calls} made, {new_calls} more "
                                  f"would pass the limit of {self.max_calls}")
         tokens = usage.prompt_tokens + usage.completion_tokens
         if self.max_tokens and tokens >= self.max_tokens:
-            raise BudgetExceeded(f"student token budget spent: {tokens} >= {self.max_tokens}")
+            raise BudgetExceeded(f"{who} token budget spent: {tokens} >= {self.max_tokens}")
         if self.max_cost and usage.cost >= self.max_cost:
-            raise BudgetExceeded(f"student money budget spent: {usage.cost:.4f} >= {self.max_cost}")
+            raise BudgetExceeded(f"{who} money budget spent: {usage.cost:.4f} >= "
+                                 f"{self.max_cost}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class Student(ABC):
                 results[index] = hit
             else:
                 todo.append(index)
-        self.budget.check(self.usage, len(todo))
+        self.budget.check(self.usage, len(todo), self.identity)
         fresh = self._answer_many([batch[i] for i in todo], sampling)
         for index, result in zip(todo, fresh):
             results[index] = result
