@@ -194,15 +194,22 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
                                      cfg.teacher.max_instruction_tokens)[0]
     console.print(f"[bold]instruction:[/] {instruction}")
     if answer:
-        from wst.students import make_student
+        from wst.students import StudentError, make_student
         from wst.tasks import Example, get_task
 
         task = get_task(cfg.task.name)
-        backend = make_student(cfg.student)
         messages = task.student_messages(Example("cli", question, ""), instruction,
                                          cfg.student.instruction_placement)
-        console.print(f"[bold]student:[/] {backend.answer([messages])[0].text}")
-        backend.close()
+        try:
+            backend = make_student(cfg.student)
+        except AssetError as exc:  # a missing or broken student model: one line, no traceback
+            _fail(exc)
+        try:
+            console.print(f"[bold]student:[/] {backend.answer([messages])[0].text}")
+        except StudentError as exc:
+            _fail(exc)
+        finally:
+            backend.close()
 
 
 @app.command()
