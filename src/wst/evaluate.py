@@ -12,6 +12,7 @@ from statistics import correlation, mean
 from typing import Any, Callable
 
 from wst.config import RunConfig
+from wst.fileio import atomic_write_text
 from wst.stats import (
     is_binary,
     mcnemar_exact,
@@ -197,7 +198,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         summary["judge"] = judge_summary(task, examples, scores, reply_chars)
     if judge_usage is not None:
         summary["judge_usage"] = asdict(judge_usage.since(judge_before))
-    (out_dir / "eval.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+    atomic_write_text(out_dir / "eval.json",
+                      json.dumps(json_safe(summary), indent=2, allow_nan=False))
     return results
 
 
