@@ -258,7 +258,8 @@ def write_report(run_dir: Path) -> Path:
                       f"of held-back training templates): {_pct(first['validation/accuracy'])}% "
                       f"at step {first['step']}, {_pct(validation[-1]['validation/accuracy'])}% "
                       f"at step {validation[-1]['step']}, best "
-                      f"{_pct(best['validation/accuracy'])}% at step {best['step']}.", ""]
+                      f"{_pct(best['validation/accuracy'])}% at step {best['step']}"
+                      f"{_kept_teacher(run_dir, best['step'])}.", ""]
         lines += screen_section(run_dir)
     lines += ["## Spend (evaluation)", "",
               "| model | calls | cache hits | failures | retries | prompt tokens "
@@ -274,3 +275,8 @@ def write_report(run_dir: Path) -> Path:
     path = run_dir / "report.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _kept_teacher(run_dir: Path, step: int) -> str:
+    folder = Path("validation") / f"step-{step}"
+    return f" (that teacher: `{folder}`)" if (run_dir / folder).is_dir() else ""

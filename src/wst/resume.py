@@ -20,6 +20,8 @@ from wst.fileio import atomic_write_text
 log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
+VALIDATION = "validation"
+"""Teachers saved at validation checks (``wst.train.ValidationScore``)."""
 LOGS = ("metrics.jsonl", "train_samples.jsonl")
 
 RESUMABLE_CHANGES = {
@@ -73,10 +75,11 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
 
 
 def _remove_earlier_run(run_dir: Path) -> None:
-    if (run_dir / CHECKPOINTS).is_dir():
-        log.warning("fresh run: removing the earlier run's checkpoints in %s (use --resume to "
-                    "continue it instead)", run_dir / CHECKPOINTS)
-        shutil.rmtree(run_dir / CHECKPOINTS)
+    for folder in (CHECKPOINTS, VALIDATION):
+        if (run_dir / folder).is_dir():
+            log.warning("fresh run: removing the earlier run's %s in %s (use --resume to "
+                        "continue it instead)", folder, run_dir / folder)
+            shutil.rmtree(run_dir / folder)
     for name in LOGS:
         (run_dir / name).unlink(missing_ok=True)
 

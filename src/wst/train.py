@@ -22,7 +22,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from wst.assets import model_errors
 from wst.config import RunConfig, save_config
-from wst.resume import last_checkpoint_step, prepare_run_dir
+from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
@@ -182,12 +182,15 @@ class StopAtBudget(TrainerCallback):
 class ValidationScore(TrainerCallback):
     """Score the current teacher on the validation split every ``every`` steps (and before
     the first): greedy instructions, the student as evaluation runs it, one line per check
-    in ``metrics.jsonl`` (``validation/accuracy``)."""
+    in ``metrics.jsonl`` (``validation/accuracy``). A LoRA teacher checked after step N is
+    also saved to ``RUN/validation/step-N`` (a few MB, with its ``wst_teacher.json``), so the
+    teacher to evaluate can be chosen on validation after training (``wst eval --adapter``);
+    ``checkpoints/`` keeps only the last two."""
 
     def __init__(self, examples: list[Example], task: Task, student: Student, config: RunConfig,
-                 tokenizer: Any, metrics_path: Path, every: int):
+                 tokenizer: Any, run_dir: Path, every: int):
         self.examples, self.task, self.student, self.config = examples, task, student, config
-        self.tokenizer, self.metrics_path, self.every = tokenizer, metrics_path, every
+        self.tokenizer, self.run_dir, self.every = tokenizer, run_dir, every
 
     def score(self, model: Any) -> float:
         teacher = self.config.teacher
@@ -205,9 +208,17 @@ class ValidationScore(TrainerCallback):
     def _log(self, step: int, model: Any) -> None:
         accuracy = self.score(model)
         log.info("step %d  validation accuracy %.3f (n=%d)", step, accuracy, len(self.examples))
-        with self.metrics_path.open("a") as fh:
+        with (self.run_dir / "metrics.jsonl").open("a") as fh:
             fh.write(json.dumps({"step": step, "validation/accuracy": accuracy,
                                  "validation/n": len(self.examples)}) + "\n")
+        if step > 0 and hasattr(model, "peft_config"):  # an adapter: small enough to keep
+            folder = self.run_dir / VALIDATION / f"step-{step}"
+            model.save_pretrained(str(folder))
+            self.tokenizer.save_pretrained(str(folder))
+            teacher = self.config.teacher
+            save_teacher_card(folder, teacher.meta_prompt, teacher.model,
+                              extra={"max_instruction_tokens": teacher.max_instruction_tokens,
+                                     "step": step, "validation_accuracy": accuracy})
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
@@ -332,8 +343,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     )
     if config.train.validation_steps and split.validation:
         trainer.add_callback(ValidationScore(split.validation, task, student, config, tokenizer,
-                                             run_dir / "metrics.jsonl",
-                                             config.train.validation_steps))
+                                             run_dir, config.train.validation_steps))
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(QuietProgress())
     checkpoint = resume and last_checkpoint_step(run_dir) is not None
