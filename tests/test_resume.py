@@ -80,6 +80,18 @@ def test_resume_refuses_a_run_made_with_another_config(tmp_path):
         prepare_run_dir(run_dir, changed, resume=True)
 
 
+def test_a_run_saved_before_a_field_existed_resumes_at_its_default(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    older = load_run_config().to_dict()
+    del older["train"]["gradient_checkpointing"]  # a field added to wst after this run
+    (run_dir / "config.json").write_text(json.dumps(older))
+    prepare_run_dir(run_dir, load_run_config(), resume=True)
+    with pytest.raises(ConfigError, match=r"train\.gradient_checkpointing changed"):
+        prepare_run_dir(run_dir, load_run_config(None, ["train.gradient_checkpointing=true"]),
+                        resume=True)
+
+
 def test_a_fresh_run_removes_an_earlier_runs_checkpoints_and_logs(tmp_path):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints" / "checkpoint-4").mkdir(parents=True)

@@ -138,3 +138,15 @@ def test_training_on_a_screened_pool_with_validation_checks(tmp_path, tiny_teach
     train_teacher(resumed, split, GSM8K(), scripted_student, resume=True)
     # The screen is read back, not redone: only the one new step's 2 x 4 requests go out.
     assert len(scripted_student.requests) - asked == 2 * 4
+
+
+def test_grpo_args_follow_the_hardware_fields(tmp_path):
+    from wst.train import grpo_args
+
+    config = load_run_config(None, ["train.gradient_checkpointing=true", "train.vllm_mode=server",
+                                    "train.vllm_server_base_url=http://h:8000"])
+    args = grpo_args(config, tmp_path)
+    assert args.use_cpu and not args.bf16  # this CPU box: device auto
+    assert args.gradient_checkpointing and not args.use_vllm
+    assert (args.vllm_mode, args.vllm_server_base_url) == ("server", "http://h:8000")
+    assert not grpo_args(load_run_config(), tmp_path).gradient_checkpointing

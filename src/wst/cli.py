@@ -373,3 +373,7 @@ def main() -> None:
     """The `wst` console entry point."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
+
+
+if __name__ == "__main__":  # accelerate launch -m wst.cli train ...
+    main()

@@ -267,6 +267,24 @@ class TrainConfig:
     instructions on the validation split (``task.validation_templates``) with the student as
     evaluation runs it, and log ``validation/accuracy``: the learning curve, and the only
     score settings and checkpoints may be chosen on (0 = never)."""
+    # --- hardware: the same run on a CPU box or on GPUs (configs/gpu.toml) ------------------
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where the teacher trains: ``auto`` = a GPU when torch sees one, else the CPU."""
+    bf16: bool | None = None
+    """Train in bfloat16 (none: on GPUs that support it, never on the CPU)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory (TRL turns it on by default;
+    for a teacher of a few hundred million parameters it only costs time)."""
+    use_vllm: bool = False
+    """Generate the teacher's instructions with vLLM (TRL ``use_vllm``; GPU only, ``pip install
+    vllm``)."""
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    """TRL ``vllm_mode``: ``colocate`` runs vLLM inside each training process (one GPU, simplest);
+    ``server`` talks to ``trl vllm-serve`` on other GPUs (``vllm_server_base_url``)."""
+    vllm_server_base_url: str | None = None
+    """URL of ``trl vllm-serve`` in server mode, e.g. ``http://10.0.0.2:8000``."""
+    vllm_gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """Share of GPU memory vLLM may take in colocate mode (the rest trains the teacher)."""
 
 
 @config_section

@@ -46,12 +46,16 @@ def last_checkpoint_step(run_dir: Path) -> int | None:
 
 def config_changes(saved: dict[str, Any], config: RunConfig) -> list[str]:
     """Fields (``section.field``) whose value differs from the saved run's, other than
-    ``RESUMABLE_CHANGES``."""
-    current = config.to_dict()
-    return [f"{section}.{name}" for section in COMPARED_SECTIONS
-            for name in sorted(set(saved.get(section, {})) | set(current[section]))
-            if f"{section}.{name}" not in RESUMABLE_CHANGES
-            and saved.get(section, {}).get(name) != current[section].get(name)]
+    ``RESUMABLE_CHANGES``. A field the saved run did not have yet (it was added to wst
+    since) counts as its default, so a newer wst resumes an older run."""
+    current, defaults = config.to_dict(), RunConfig().to_dict()
+    changed = []
+    for section in COMPARED_SECTIONS:
+        was = {**defaults[section], **saved.get(section, {})}
+        changed += [f"{section}.{name}" for name in sorted(set(was) | set(current[section]))
+                    if f"{section}.{name}" not in RESUMABLE_CHANGES
+                    and was.get(name) != current[section].get(name)]
+    return changed
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Callable
 
+import torch
+
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
@@ -252,11 +254,20 @@ class MetricsFile(TrainerCallback):
 
 
 def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
+    """TRL's GRPOConfig for this run: CPU or GPU as ``train.device`` says (``accelerate
+    launch`` decides how many processes), vLLM generation where ``train.use_vllm``."""
     t = config.train
+    cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
+    bf16 = t.bf16 if t.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
     return GRPOConfig(
         output_dir=str(run_dir / "checkpoints"),
-        use_cpu=True,
-        bf16=False,
+        use_cpu=not cuda,
+        bf16=bf16,
+        gradient_checkpointing=t.gradient_checkpointing,
+        use_vllm=t.use_vllm,
+        vllm_mode=t.vllm_mode,
+        vllm_server_base_url=t.vllm_server_base_url,
+        vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
         per_device_train_batch_size=t.questions_per_step * t.num_generations,
         gradient_accumulation_steps=1,
         num_generations=t.num_generations,
