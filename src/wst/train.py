@@ -18,12 +18,14 @@ from typing import Any, Callable
 
 import torch
 
+from accelerate import PartialState
+from accelerate.utils import gather_object
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.assets import model_errors
-from wst.config import RunConfig, save_config
+from wst.config import ConfigError, RunConfig, save_config
 from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
@@ -98,13 +100,22 @@ def make_reward_fn(
             log_metric("instruction/leak_rate", mean(map(float, leaked)))
             log_metric("instruction/words", mean(len(i.split()) for i in instructions))
         step = trainer_state.global_step if trainer_state is not None else None
-        with samples_path.open("a") as fh:
-            for e, ins, a, s, r in zip(examples, instructions, answers, scores, rewards):
-                fh.write(json.dumps({"step": step, "id": e.id, "instruction": ins,
-                                     "answer": a.text, "score": s, "reward": r}) + "\n")
+        rows = [{"step": step, "id": e.id, "instruction": ins, "answer": a.text, "score": s,
+                 "reward": r}
+                for e, ins, a, s, r in zip(examples, instructions, answers, scores, rewards)]
+        rows = on_all_processes(rows)
+        if PartialState().is_main_process:
+            with samples_path.open("a") as fh:
+                fh.writelines(json.dumps(row) + "\n" for row in rows)
         return rewards
 
     return student_reward
+
+
+def on_all_processes(items: list[Any]) -> list[Any]:
+    """``items`` of every training process, in rank order (one process: ``items``): under
+    ``accelerate launch`` each process rewards its own share of a step's groups."""
+    return gather_object(items) if PartialState().num_processes > 1 else items
 
 
 def _turns(history: str) -> tuple[tuple[str, str], ...]:
@@ -178,6 +189,8 @@ class StopAtBudget(TrainerCallback):
                 log.warning("stopping after step %d: %s (resume with a larger budget)",
                             state.global_step, exc)
                 control.should_save = control.should_training_stop = True
+        if any(on_all_processes([control.should_training_stop])):  # every process stops
+            control.should_save = control.should_training_stop = True
         return control
 
 
@@ -224,11 +237,18 @@ class ValidationScore(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
-            self._log(0, model)
+            self._check(0, model)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0 or state.global_step == state.max_steps:
-            self._log(state.global_step, model)
+            self._check(state.global_step, model)
+
+    def _check(self, step: int, model: Any) -> None:
+        """On the main process (the others wait): validation is not split across processes."""
+        processes = PartialState()
+        if processes.is_main_process:
+            self._log(step, model)
+        processes.wait_for_everyone()
 
 
 class MetricsFile(TrainerCallback):
@@ -253,11 +273,35 @@ class MetricsFile(TrainerCallback):
             )
 
 
+def on_cuda(config: RunConfig) -> bool:
+    """The teacher trains on a GPU (``train.device``)."""
+    device = config.train.device
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+
+
+def training_processes(config: RunConfig) -> PartialState:
+    """The processes ``accelerate launch`` (or torchrun) started, one when run plainly. The
+    first ``PartialState`` of a process fixes its backend, so it is made here, for the device
+    the teacher trains on (gloo on CPUs), before anything else asks."""
+    return PartialState(cpu=not on_cuda(config))
+
+
+def per_process_batch(config: RunConfig, processes: int) -> int:
+    """Instructions each training process generates per step: the step's
+    ``questions_per_step x num_generations``, split evenly."""
+    total = config.train.questions_per_step * config.train.num_generations
+    if total % processes:
+        raise ConfigError(f"train.questions_per_step x train.num_generations = {total} "
+                          f"instructions per step cannot be split over {processes} processes; "
+                          f"make it a multiple of {processes}")
+    return total // processes
+
+
 def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
     """TRL's GRPOConfig for this run: CPU or GPU as ``train.device`` says (``accelerate
     launch`` decides how many processes), vLLM generation where ``train.use_vllm``."""
     t = config.train
-    cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
+    cuda = on_cuda(config)
     bf16 = t.bf16 if t.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
     return GRPOConfig(
         output_dir=str(run_dir / "checkpoints"),
@@ -268,7 +312,7 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
         vllm_mode=t.vllm_mode,
         vllm_server_base_url=t.vllm_server_base_url,
         vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
-        per_device_train_batch_size=t.questions_per_step * t.num_generations,
+        per_device_train_batch_size=per_process_batch(config, PartialState().num_processes),
         gradient_accumulation_steps=1,
         num_generations=t.num_generations,
         max_completion_length=config.teacher.max_instruction_tokens,
@@ -312,10 +356,13 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     from wst.teacher import load_tokenizer
 
     run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    prepare_run_dir(run_dir, config, resume)
-    save_config(config, run_dir / "config.json")
-    split.save(run_dir / "split.json")
+    processes = training_processes(config)
+    if processes.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prepare_run_dir(run_dir, config, resume)
+        save_config(config, run_dir / "config.json")
+        split.save(run_dir / "split.json")
+    processes.wait_for_everyone()
     model_path = resolve_teacher(config.teacher.model)
     with model_errors(model_path, "teacher"):
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
@@ -325,10 +372,15 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         from wst.screen import screened_pool
 
         model.eval()
-        pool = screened_pool(pool, task, student, reward_sampling(student, config),
-                             (model, tokenizer), config.train, config.teacher.meta_prompt,
-                             config.teacher.max_instruction_tokens,
-                             config.student.instruction_placement, run_dir, resume)
+        for main in (True, False):  # the main process screens, the others read its screen
+            if processes.is_main_process == main:
+                pool = screened_pool(pool, task, student, reward_sampling(student, config),
+                                     (model, tokenizer), config.train,
+                                     config.teacher.meta_prompt,
+                                     config.teacher.max_instruction_tokens,
+                                     config.student.instruction_placement, run_dir,
+                                     resume or not main)
+            processes.wait_for_everyone()
     peft_config = None
     if config.teacher.lora:
         peft_config = LoraConfig(
@@ -362,8 +414,10 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     out = run_dir / "teacher"
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model,
-                      extra={"max_instruction_tokens": config.teacher.max_instruction_tokens})
+    trainer.save_model(str(out))  # on the main process
+    if processes.is_main_process:
+        tokenizer.save_pretrained(str(out))
+        save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model,
+                          extra={"max_instruction_tokens": config.teacher.max_instruction_tokens})
+    processes.wait_for_everyone()
     return out
