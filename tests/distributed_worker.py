@@ -15,7 +15,7 @@ from pathlib import Path
 from accelerate import PartialState
 
 import wst.train
-from conftest import ScriptedStudent
+from tests.conftest import ScriptedStudent
 from wst.tasks import Example, Split, load_run_config
 from wst.tasks.gsm8k import GSM8K
 from wst.train import train_teacher

@@ -25,7 +25,8 @@ def test_two_processes_share_the_work_and_end_with_one_teacher(tmp_path, tiny_te
     # torchrun starts the processes as `accelerate launch --multi_gpu` does on GPUs (it is
     # what accelerate runs underneath); on CPUs accelerate itself wants MPI.
     torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": str(WORKER.parents[1])}  # the worker imports tests.conftest
     done = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "--master_port", str(_free_port()),
          str(WORKER), str(tiny_teacher), str(run_dir)],
