@@ -4,8 +4,10 @@ and `wst export` (a merged LoRA teacher that writes the adapter's instructions).
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from urllib.parse import unquote
@@ -13,11 +15,13 @@ from urllib.parse import unquote
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from tests.test_students import FakeOpenAI
 from wst.config import ServeConfig
-from wst.serve import BackgroundServer, ServeError, create_app, parse_metrics
+from wst.serve import (BackgroundServer, ServeError, TeacherBusy, TeacherQueue, create_app,
+                       parse_metrics)
 from wst.students.base import Answer, Sampling, Student
 
 TOKEN = "serve-test-token-5678"
@@ -55,7 +59,8 @@ class RecordingStudent(Student):
     def _answer_one(self, messages, sampling: Sampling) -> Answer:
         with self._lock:
             self.seen.append((messages, sampling))
-        return Answer(text=ANSWER, completion_tokens=12, prompt_tokens=20)
+        return Answer(text=ANSWER, completion_tokens=min(12, sampling.max_tokens),
+                      prompt_tokens=20)
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +89,15 @@ def ask(text: str = "What is 3 + 4?") -> list[dict[str, str]]:
 
 
 def metrics(url: str, key: str | None = None) -> dict[str, float]:
+    """The samples of ``/metrics`` (parsed by prometheus_client: a malformed page fails)."""
+    return parse_metrics(metrics_page(url, key))
+
+
+def metrics_page(url: str, key: str | None = None) -> str:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     response = httpx.get(f"{url}/metrics", headers=headers)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
-    return parse_metrics(response.text)
+    return response.text
 
 
 def chat_count(samples: dict[str, float], status: int) -> float:
@@ -176,6 +186,31 @@ def test_system_placement_and_request_sampling_reach_the_student():
     assert teacher.questions == ["first", "last one"]  # the last user message only
 
 
+def test_max_tokens_is_capped_and_finish_reason_says_so():
+    with serving(max_tokens=10) as (url, student):
+        api = client(url)
+        capped = api.chat.completions.create(model="wst", messages=ask(), max_tokens=500)
+        small = api.chat.completions.create(model="wst", messages=ask(),
+                                            max_completion_tokens=5)
+        default = api.chat.completions.create(model="wst", messages=ask())
+    assert [sampling.max_tokens for _, sampling in student.seen] == [10, 5, 10]
+    assert [c.choices[0].finish_reason for c in (capped, small, default)] == ["length"] * 3
+    assert capped.usage.completion_tokens == 10
+    with serving() as (url, student):  # serve.max_tokens = 0: the student's own cap (64)
+        roomy = client(url).chat.completions.create(model="wst", messages=ask(), max_tokens=500)
+    assert student.seen[0][1].max_tokens == 64
+    assert roomy.choices[0].finish_reason == "stop"  # 12 tokens, under the cap
+
+
+def test_teacher_sees_the_start_of_a_long_question():
+    teacher = FakeTeacher()
+    question = "How many? " + "x" * 500
+    with serving(teacher, max_question_chars=10) as (url, student):
+        client(url).chat.completions.create(model="wst", messages=ask(question))
+    assert teacher.questions == ["How many? "]
+    assert student.seen[0][0] == ask(f"Mind the units.\n\n{question}")  # the student: all of it
+
+
 def test_models_health_and_metrics_move():
     with serving(model_name="wst-gsm8k") as (url, _):
         api = client(url)
@@ -206,6 +241,37 @@ def test_bearer_token_is_checked_when_set(monkeypatch):
         good = client(url, key=TOKEN).chat.completions.create(model="wst", messages=ask())
         assert good.choices[0].message.content == ANSWER
         assert chat_count(metrics(url, TOKEN), 401) == 1
+
+
+def test_random_paths_add_no_metric_series(monkeypatch):
+    monkeypatch.setenv("WST_SERVE_TOKEN", TOKEN)
+    paths = [f"/{uuid.uuid4().hex}", f"/v1/models/{uuid.uuid4().hex}", f"/v1/x/{uuid.uuid4()}",
+             '/%22%7D%0Awst_requests_total%7B', "/m\u00e9trics", "/v1/chat/completions/x"]
+    with serving() as (url, _), httpx.Client(base_url=url) as http:
+        for path in paths[:2]:  # the 401 series of "other" and "/v1/models/{id}" now exist
+            assert http.get(path).status_code == 401
+        assert http.get("/v1/models/anything",
+                        headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+        metrics_page(url, TOKEN)
+        before = series(metrics_page(url, TOKEN))
+        for i in range(200):
+            path = paths[i % len(paths)] + str(i)
+            method = ("GET", "POST", "DELETE")[i % 3]
+            headers = {"Authorization": "Bearer wrong"} if i % 2 else {}
+            assert http.request(method, path, headers=headers).status_code == 401
+        page = metrics_page(url, TOKEN)
+    assert series(page) == before
+    samples = parse_metrics(page)
+    models = sum(i % len(paths) == 1 for i in range(200))  # under "/v1/models/{id}"
+    assert samples['wst_requests_total{route="/v1/models/{id}",status="401"}'] == 1 + models
+    assert samples['wst_requests_total{route="other",status="401"}'] == 1 + 200 - models
+    assert samples['wst_requests_total{route="/v1/models/{id}",status="404"}'] == 1
+
+
+def series(page: str) -> set[str]:
+    """Names and labels of every sample of a Prometheus text page."""
+    return {f"{sample.name}{sorted(sample.labels.items())}"
+            for family in text_string_to_metric_families(page) for sample in family.samples}
 
 
 def test_bad_requests_get_openai_errors_and_the_server_keeps_serving():
@@ -308,6 +374,124 @@ def test_waiting_requests_share_one_teacher_call():
     assert sum(teacher.batches) == 6 and 1 < max(teacher.batches) <= 4
     placed = sorted(m[0]["content"] for m, _ in student.seen)
     assert placed == sorted(f"about q{i}\n\nq{i}" for i in range(6))
+
+
+class HeldTeacher:
+    """Generates until ``release`` is set or ``should_stop()`` (polled like a transformers
+    stopping criterion); hands each call's questions and ``should_stop`` to ``calls``."""
+
+    def __init__(self) -> None:
+        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.release = threading.Event()
+        self.stopped: list[list[str]] = []
+
+    def instruct(self, question: str) -> str:
+        return self.instruct_many([question])[0]
+
+    def instruct_many(self, questions: list[str], should_stop=lambda: False) -> list[str]:
+        self.calls.put((questions, should_stop))
+        while not self.release.wait(0.01):
+            if should_stop():
+                self.stopped.append(questions)
+                break
+        return [f"about {q}" for q in questions]
+
+
+def test_queue_is_bounded_and_a_batch_stops_when_all_its_requests_gave_up():
+    teacher = HeldTeacher()
+    teacher_queue = TeacherQueue(teacher, batch=4, limit=2)
+    try:
+        first = teacher_queue.submit("q0")
+        assert teacher.calls.get(timeout=5)[0] == ["q0"]  # generating
+        a, b = teacher_queue.submit("a"), teacher_queue.submit("b")
+        with pytest.raises(TeacherBusy):
+            teacher_queue.submit("c")
+        first.abandon()  # the running generation stops; a and b go in the next batch
+        questions, should_stop = teacher.calls.get(timeout=5)
+        assert questions == ["a", "b"] and teacher.stopped == [["q0"]]
+        late = teacher_queue.submit("late")
+        assert teacher_queue.waiting == 1
+        late.abandon()  # a queued job just leaves the queue
+        assert teacher_queue.waiting == 0 and late.future.cancelled()
+        a.abandon()
+        assert not should_stop()  # b still waits for its instruction
+        b.abandon()
+        assert should_stop()
+    finally:
+        teacher.release.set()
+        teacher_queue.close()
+
+
+def test_a_timed_out_generation_is_stopped():
+    teacher = HeldTeacher()
+    with serving(teacher, teacher_timeout_s=0.2) as (url, _):
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="wst", messages=ask(), extra_headers={"X-WST-Return-Instruction": "1"})
+        assert raw.headers["x-wst-instruction-status"] == "timeout"
+        teacher.calls.get(timeout=5)
+        deadline = time.monotonic() + 5
+        while not teacher.stopped and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert teacher.stopped == [["What is 3 + 4?"]]  # stopped, not released
+        teacher.release.set()
+
+
+def test_tiny_teacher_stops_generating_when_asked(tiny_teacher):
+    from wst.teacher import TeacherInstructor
+
+    teacher = TeacherInstructor(str(tiny_teacher), meta_prompt="Hint for: {question}",
+                                max_instruction_tokens=24)
+    asked: list[int] = []
+    full = teacher.instruct_many(["What is 3 + 4?"], should_stop=lambda: bool(asked.append(1)))
+    assert full == [teacher.instruct("What is 3 + 4?")]  # never true: the usual instruction
+    assert len(asked) > 3  # asked after every token (the random model writes several)
+    asked.clear()
+    cut = teacher.instruct_many(["What is 3 + 4?", "2 + 2?"],
+                                should_stop=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3 and len(cut) == 2  # stopped at the 3rd of up to 24 tokens
+
+
+def test_full_teacher_queue_answers_busy_without_waiting():
+    class GatedTeacher:
+        """Holds every instruction until ``gate`` is set."""
+
+        def __init__(self) -> None:
+            self.gate, self.started = threading.Event(), threading.Event()
+
+        def instruct(self, question: str) -> str:
+            self.started.set()
+            self.gate.wait(10)
+            return "Mind the units."
+
+    teacher = GatedTeacher()
+    header = {"X-WST-Return-Instruction": "1"}
+    with serving(teacher, teacher_queue=1, teacher_timeout_s=20) as (url, student):
+        api = client(url)
+
+        def status() -> str:
+            raw = api.chat.completions.with_raw_response.create(
+                model="wst", messages=ask(), extra_headers=header)
+            return raw.headers["x-wst-instruction-status"]
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            generating = pool.submit(status)
+            assert teacher.started.wait(5)
+            waiting = pool.submit(status)
+            deadline = time.monotonic() + 5
+            while metrics(url)["wst_teacher_waiting"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            busy = api.chat.completions.with_raw_response.create(
+                model="wst", messages=ask(), extra_headers=header)
+            assert not teacher.gate.is_set()  # answered while the teacher was still busy
+            teacher.gate.set()
+            assert [generating.result(), waiting.result()] == ["ok", "ok"]
+        samples = metrics(url)
+    assert busy.headers["x-wst-instruction-status"] == "busy"
+    assert busy.parse().choices[0].message.content == ANSWER
+    assert busy.parse().model_extra["wst_instruction"] is None
+    assert samples['wst_teacher_failures_total{reason="busy"}'] == 1
+    assert samples["wst_teacher_waiting"] == 0
+    assert ask() in [messages for messages, _ in student.seen]  # busy: sent on unchanged
 
 
 def test_public_address_needs_a_token(monkeypatch):

@@ -11,7 +11,10 @@ import json
 import logging
 import shutil
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -223,9 +226,36 @@ class TeacherInstructor:
         """The teacher's instruction for ``question`` (greedy, at most the token cap)."""
         return self.instruct_many([question])[0]
 
-    def instruct_many(self, questions: list[str]) -> list[str]:
-        """Instructions for several questions in one left-padded ``generate`` (as in eval)."""
+    def instruct_many(self, questions: list[str],
+                      should_stop: Callable[[], bool] | None = None) -> list[str]:
+        """Instructions for several questions in one left-padded ``generate`` (as in eval).
+
+        ``should_stop`` is asked after every generated token; once it is true the generation
+        ends there and the cut instructions are returned. ``wst serve`` passes one that turns
+        true when every request waiting for these instructions has timed out, so a generation
+        nobody will read frees the teacher instead of running to the token cap.
+        """
+        model = self.model
+        if should_stop is not None:
+            from transformers import StoppingCriteriaList
+
+            stop = StoppingCriteriaList([_AskToStop(should_stop)])
+            # write_instructions only calls model.generate: give it one that also stops
+            model = SimpleNamespace(generate=partial(self.model.generate, stopping_criteria=stop))
         with self._lock:
-            return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
+            return write_instructions(model, self.tokenizer, questions, self.meta_prompt,
                                       self.max_instruction_tokens,
                                       batch_size=max(1, len(questions)))
+
+
+class _AskToStop:
+    """A transformers stopping criterion that ends every sequence once ``should_stop()``
+    (called as a ``StoppingCriteria`` is; not a subclass, so that importing this module does
+    not import transformers)."""
+
+    def __init__(self, should_stop: Callable[[], bool]):
+        self.should_stop = should_stop
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), bool(self.should_stop()), dtype=torch.bool,
+                          device=input_ids.device)

@@ -7,40 +7,48 @@ an OpenAI ``chat.completion`` (or ``chat.completion.chunk`` events with ``stream
 
 * The teacher runs on one worker thread (one ``generate`` at a time; questions that arrive
   while it runs are answered together by the next, batched call, up to
-  ``serve.teacher_batch``), with a token cap (the teacher's ``max_instruction_tokens``) and
-  a timeout (``serve.teacher_timeout_s``, counting the wait in its queue). When it fails or
-  times out, the request goes to the student without an instruction; that is logged and
-  counted in ``/metrics``, never dropped. A generation that timed out is not killed (a thread
-  cannot be): it finishes within its token cap and its result is discarded; a request still
-  queued when its time is up is taken out of the queue.
+  ``serve.teacher_batch``), with a token cap (the teacher's ``max_instruction_tokens``), a
+  timeout (``serve.teacher_timeout_s``, counting the wait in its queue) and a bounded queue
+  (``serve.teacher_queue`` waiting questions). It sees the first ``serve.max_question_chars``
+  characters of the last user message (the student gets all of it). When it fails, times
+  out or its queue is full, the request goes to the student without an instruction; that is
+  logged and counted in ``/metrics``, never dropped. A request that times out leaves the
+  queue if still waiting; a generation whose requests have all timed out is stopped at its
+  next token (``TeacherInstructor.instruct_many(..., should_stop=...)``), so it does not keep
+  the teacher busy up to its token cap.
 * Student calls run on threads, at most ``student.parallel`` at a time (llama.cpp slots).
 * The instruction is returned only when the client sends ``X-WST-Return-Instruction: 1`` (and
   ``serve.return_instruction`` is on): in the response header ``X-WST-Instruction``,
   URL-encoded UTF-8 (``urllib.parse.unquote`` reads it; chosen over base64 because it stays
-  readable), plus ``X-WST-Instruction-Status`` (``ok``, ``empty``, ``timeout``, ``error``),
-  and as ``wst_instruction`` in the JSON body (in the first chunk when streaming; null when
-  the teacher failed).
+  readable), plus ``X-WST-Instruction-Status`` (``ok``, ``empty``, ``timeout``, ``error``,
+  ``busy``), and as ``wst_instruction`` in the JSON body (in the first chunk when streaming;
+  null when the teacher failed).
 * Safety: a bearer token from ``$WST_SERVE_TOKEN`` (``serve.token_env``) is required to
   bind anything but loopback and checked on every route but ``/health`` whenever it is set;
   bodies over ``serve.max_body_bytes`` get 413, more than ``serve.max_messages`` messages
   400, malformed JSON or a missing ``messages`` list 400, all with OpenAI-style error bodies.
 * Observability: one log line per request (status, teacher ms, student ms, total ms, whether
-  an instruction was placed; never the content) and Prometheus counters on ``/metrics``.
+  an instruction was placed; never the content) and ``prometheus_client`` metrics on
+  ``/metrics`` (``wst.serve.metrics``: request counts by route and status, teacher failures by
+  reason, student failures, latency histograms, questions waiting); every label comes from a
+  fixed set, so clients cannot add series.
 
 Supported request fields: ``messages`` (system, developer, user and assistant messages;
-string content or a list of text parts), ``max_tokens`` / ``max_completion_tokens``,
+string content or a list of text parts), ``max_tokens`` / ``max_completion_tokens``
+(capped at ``serve.max_tokens``, by default ``student.max_tokens``: a larger ask is not an
+error, and ``finish_reason`` is ``length`` when the answer reaches the cap),
 ``temperature``, ``seed``, ``stream``, ``stream_options.include_usage`` and ``n = 1``; others
 (``top_p``, tools, ...) are ignored. The teacher sees only the last user message.
 """
 
 from wst.serve.app import BackgroundServer, create_app, run_server
-from wst.serve.metrics import Metrics, parse_metrics
+from wst.serve.metrics import Metrics, parse_metrics, route_label
 from wst.serve.protocol import ApiError, ChatRequest, parse_chat, place_instruction
 from wst.serve.security import ServeError, is_loopback, server_token
-from wst.serve.teacher_queue import Instructor, TeacherQueue
+from wst.serve.teacher_queue import Instructor, Job, TeacherBusy, TeacherQueue
 
 __all__ = [
-    "ApiError", "BackgroundServer", "ChatRequest", "Instructor", "Metrics", "ServeError",
-    "TeacherQueue", "create_app", "is_loopback", "parse_chat", "parse_metrics",
-    "place_instruction", "run_server", "server_token",
+    "ApiError", "BackgroundServer", "ChatRequest", "Instructor", "Job", "Metrics", "ServeError",
+    "TeacherBusy", "TeacherQueue", "create_app", "is_loopback", "parse_chat", "parse_metrics",
+    "place_instruction", "route_label", "run_server", "server_token",
 ]

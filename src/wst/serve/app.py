@@ -12,28 +12,28 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from wst.config import ServeConfig
-from wst.serve.metrics import Metrics
+from wst.serve.metrics import Metrics, route_label
 from wst.serve.protocol import (ApiError, error_response, model_card, parse_chat,
                                 place_instruction, stream_events)
 from wst.serve.security import authorized, read_body, server_token
-from wst.serve.teacher_queue import Instructor, TeacherQueue
+from wst.serve.teacher_queue import Instructor, TeacherBusy, TeacherQueue
 from wst.students.base import BudgetExceeded, Student
 
 log = logging.getLogger("wst.serve")
 
 CHAT_ROUTE = "/v1/chat/completions"
-ROUTES = (CHAT_ROUTE, "/v1/models", "/health", "/metrics")
 RETURN_HEADER = "X-WST-Return-Instruction"
 INSTRUCTION_HEADER = "X-WST-Instruction"
 INSTRUCTION_STATUS_HEADER = "X-WST-Instruction-Status"
 
 
 def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> FastAPI:
-    """The proxy app. ``settings.placement`` must be resolved (``prefix`` or ``system``).
+    """The proxy app. ``settings.placement`` must be resolved (``prefix`` or ``system``);
+    ``settings.max_tokens`` 0 means the student's own cap (``student.sampling.max_tokens``).
 
     Raises ServeError for a non-loopback ``settings.host`` without a token (see
     ``server_token``); the token is read from the environment here, once.
@@ -41,8 +41,9 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
     if settings.placement not in ("prefix", "system"):
         raise ValueError(f"placement must be prefix or system, not {settings.placement!r}")
     token = server_token(settings)
-    metrics = Metrics()
-    teacher_queue = TeacherQueue(teacher, settings.teacher_batch)
+    max_tokens = settings.max_tokens or student.sampling.max_tokens
+    teacher_queue = TeacherQueue(teacher, settings.teacher_batch, settings.teacher_queue)
+    metrics = Metrics(lambda: teacher_queue.waiting)
     student_slots = asyncio.Semaphore(student.parallel)
     started_at = int(time.time())
 
@@ -60,7 +61,7 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
         """Auth, then the route; counts and logs every request."""
         started = time.perf_counter()
         path = request.url.path
-        route = path if path in ROUTES or path.startswith("/v1/models/") else "other"
+        route = route_label(path)
         request.state.info = {}
         if token is not None and route != "/health" and not authorized(request, token):
             response: Response = error_response(401, "missing or wrong bearer token",
@@ -72,7 +73,7 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
             except Exception:
                 log.exception("%s %s failed", request.method, path)
                 response = error_response(500, "internal server error", "server_error")
-        metrics.count_request(route, response.status_code)
+        metrics.requests.labels(route, str(response.status_code)).inc()
         total_ms = (time.perf_counter() - started) * 1000
         info = request.state.info
         quiet = route != CHAT_ROUTE and response.status_code < 400  # probes, scrapes
@@ -82,36 +83,46 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
                 info.get("teacher_ms", 0), info.get("student_ms", 0), total_ms,
                 info.get("instruction", "-"), info.get("stream", "-"), info.get("id", "-"))
         if route == CHAT_ROUTE and response.status_code == 200:
-            metrics.observe("chat_request", total_ms / 1000)
+            metrics.chat_seconds.observe(total_ms / 1000)
         return response
 
     async def instruction_for(question: str, info: dict[str, Any]) -> str | None:
-        """The teacher's instruction, or None when it failed or ran out of time."""
+        """The teacher's instruction for the start of ``question`` (``max_question_chars``),
+        or None when the teacher failed, ran out of time or was busy."""
         started = time.perf_counter()
-        future = teacher_queue.submit(question)
         try:
-            instruction = await asyncio.wait_for(asyncio.wrap_future(future),
+            return await wait_for_teacher(question[:settings.max_question_chars], info)
+        finally:
+            seconds = time.perf_counter() - started
+            info["teacher_ms"] = seconds * 1000
+            metrics.teacher_seconds.observe(seconds)
+
+    async def wait_for_teacher(question: str, info: dict[str, Any]) -> str | None:
+        """Queue the question and wait; a request that stops waiting abandons its job."""
+        try:
+            job = teacher_queue.submit(question)
+        except TeacherBusy as exc:
+            return teacher_failed("busy", info, exc)
+        try:
+            instruction = await asyncio.wait_for(asyncio.wrap_future(job.future),
                                                  settings.teacher_timeout_s)
             if not isinstance(instruction, str):
                 raise TypeError(f"the teacher returned {type(instruction).__name__}, not str")
             info["instruction"] = "ok" if instruction.strip() else "empty"
             return instruction.strip()
         except asyncio.TimeoutError:
-            future.cancel()  # leaves the queue if it has not started; else its result is dropped
-            metrics.teacher_failed("timeout")
-            info["instruction"] = "timeout"
-            log.warning("teacher timed out after %.1f s; answering without an instruction",
-                        settings.teacher_timeout_s)
+            return teacher_failed("timeout", info,
+                                  f"no instruction after {settings.teacher_timeout_s:g} s")
         except Exception as exc:
-            metrics.teacher_failed("error")
-            info["instruction"] = "error"
-            log.warning("teacher failed (%s: %s); answering without an instruction",
-                        type(exc).__name__, exc)
+            return teacher_failed("error", info, f"{type(exc).__name__}: {exc}")
         finally:
-            seconds = time.perf_counter() - started
-            info["teacher_ms"] = seconds * 1000
-            metrics.observe("teacher", seconds)
-        return None
+            job.abandon()  # no-op once answered; else the teacher stops working on it
+
+    def teacher_failed(reason: str, info: dict[str, Any], why: object) -> None:
+        """Count and log a request that goes to the student without an instruction (None)."""
+        metrics.teacher_failures.labels(reason).inc()
+        info["instruction"] = reason
+        log.warning("teacher %s (%s); answering without an instruction", reason, why)
 
     @app.post(CHAT_ROUTE)
     async def chat_completions(request: Request) -> Response:
@@ -128,25 +139,25 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
 
         instruction = await instruction_for(chat.question, info)
         messages = place_instruction(chat.messages, instruction, settings.placement)
-        sampling = chat.sampling(student.sampling)
+        sampling = chat.sampling(student.sampling, max_tokens)
         started = time.perf_counter()
         try:
             async with student_slots:
                 [answer] = await run_in_threadpool(student.answer, [messages], sampling)
         except BudgetExceeded as exc:
-            metrics.student_failed()
+            metrics.student_failures.inc()
             log.error("student budget spent: %s", exc)
             return error_response(503, "the student's budget is spent", "server_error",
                                   code="student_budget_exceeded")
         except Exception as exc:
-            metrics.student_failed()
+            metrics.student_failures.inc()
             log.error("student failed: %s: %s", type(exc).__name__, exc)
             return error_response(502, "the student model failed to answer", "server_error",
                                   code="student_error")
         finally:
             seconds = time.perf_counter() - started
             info["student_ms"] = seconds * 1000
-            metrics.observe("student", seconds)
+            metrics.student_seconds.observe(seconds)
 
         created = int(time.time())
         finish = "length" if answer.completion_tokens >= sampling.max_tokens else "stop"
@@ -189,7 +200,7 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
 
     @app.get("/metrics")
     async def metrics_page() -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     return app
 

@@ -1,72 +1,82 @@
-"""Prometheus-style counters and latency sums of the server (``GET /metrics``)."""
+"""The server's Prometheus metrics (``GET /metrics``), kept by ``prometheus_client``.
+
+Every label takes its values from a fixed set (routes, HTTP status codes, failure reasons),
+so no client can add series: a path is counted under its route, ``/v1/models/{id}`` for any
+model id, or ``other``.
+"""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+                               Histogram, generate_latest)
+from prometheus_client.parser import text_string_to_metric_families
+
+ROUTES = ("/v1/chat/completions", "/v1/models", "/health", "/metrics")
+MODEL_ROUTE = "/v1/models/{id}"
+TEACHER_FAILURES = ("error", "timeout", "busy")
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+"""Seconds; a CPU box answers in tens of seconds (README), a GPU in well under one."""
+
+
+def route_label(path: str) -> str:
+    """The ``route`` label of a request path.
+
+    >>> [route_label(p) for p in ("/health", "/v1/models/wst", "/v1/models/a/b", "/x")]
+    ['/health', '/v1/models/{id}', '/v1/models/{id}', 'other']
+    """
+    if path in ROUTES:
+        return path
+    return MODEL_ROUTE if path.startswith("/v1/models/") else "other"
 
 
 class Metrics:
-    """Counters and latency sums, rendered in the Prometheus text format."""
+    """The counters and latency histograms of one app, in a registry of its own (several apps
+    may live in one process, e.g. in tests)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, int], int] = {}
-        self.teacher_failures = {"error": 0, "timeout": 0}
-        self.student_failures = 0
-        self.seconds = {"teacher": [0.0, 0], "student": [0.0, 0], "chat_request": [0.0, 0]}
+    content_type = CONTENT_TYPE_LATEST
 
-    def count_request(self, route: str, status: int) -> None:
-        with self._lock:
-            self.requests[(route, status)] = self.requests.get((route, status), 0) + 1
+    def __init__(self, teacher_waiting: Callable[[], float]) -> None:
+        """``teacher_waiting``: how many questions wait for the teacher, read at each scrape."""
+        self.registry = CollectorRegistry()
+        self.requests = Counter("wst_requests", "HTTP requests by route and status code.",
+                                ["route", "status"], registry=self.registry)
+        self.teacher_failures = Counter(
+            "wst_teacher_failures", "Requests sent on without an instruction because the "
+            "teacher failed, timed out or was busy (its queue full).", ["reason"],
+            registry=self.registry)
+        for reason in TEACHER_FAILURES:
+            self.teacher_failures.labels(reason)  # exported as 0 before the first failure
+        self.student_failures = Counter("wst_student_failures",
+                                        "Chat requests the student failed.",
+                                        registry=self.registry)
+        self.teacher_seconds = self._histogram(
+            "wst_teacher_seconds", "Time waiting for instructions (queue + generation).")
+        self.student_seconds = self._histogram("wst_student_seconds",
+                                               "Time waiting for student answers.")
+        self.chat_seconds = self._histogram("wst_chat_request_seconds",
+                                            "Time to answer a chat completion request.")
+        Gauge("wst_teacher_waiting", "Questions waiting for the teacher (not yet generating).",
+              registry=self.registry).set_function(teacher_waiting)
 
-    def teacher_failed(self, reason: str) -> None:
-        with self._lock:
-            self.teacher_failures[reason] += 1
+    def _histogram(self, name: str, documentation: str) -> Histogram:
+        return Histogram(name, documentation, buckets=LATENCY_BUCKETS, registry=self.registry)
 
-    def student_failed(self) -> None:
-        with self._lock:
-            self.student_failures += 1
-
-    def observe(self, name: str, seconds: float) -> None:
-        with self._lock:
-            self.seconds[name][0] += seconds
-            self.seconds[name][1] += 1
-
-    def render(self) -> str:
-        with self._lock:
-            lines = ["# HELP wst_requests_total HTTP requests by route and status code.",
-                     "# TYPE wst_requests_total counter"]
-            for (route, status), count in sorted(self.requests.items()):
-                lines.append(f'wst_requests_total{{route="{route}",status="{status}"}} {count}')
-            lines += ["# HELP wst_teacher_failures_total Requests sent on without an "
-                      "instruction because the teacher failed or timed out.",
-                      "# TYPE wst_teacher_failures_total counter"]
-            for reason, count in sorted(self.teacher_failures.items()):
-                lines.append(f'wst_teacher_failures_total{{reason="{reason}"}} {count}')
-            lines += ["# HELP wst_student_failures_total Chat requests the student failed.",
-                      "# TYPE wst_student_failures_total counter",
-                      f"wst_student_failures_total {self.student_failures}"]
-            helps = {"teacher": "Time waiting for instructions (queue + generation).",
-                     "student": "Time waiting for student answers.",
-                     "chat_request": "Time to answer a chat completion request."}
-            for name, (total, count) in self.seconds.items():
-                lines += [f"# HELP wst_{name}_seconds {helps[name]}",
-                          f"# TYPE wst_{name}_seconds summary",
-                          f"wst_{name}_seconds_sum {total:.6f}",
-                          f"wst_{name}_seconds_count {count}"]
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """Samples of a Prometheus text page by their full name (labels included), for tests and
-    the load benchmark.
+    """Samples of a Prometheus text page by name and labels, for tests and the load benchmark
+    (``prometheus_client``'s parser; it raises ValueError on a malformed page).
 
-    >>> parse_metrics('# TYPE x counter\\nx{a="1"} 2\\ny_sum 0.5\\n')
-    {'x{a="1"}': 2.0, 'y_sum': 0.5}
+    >>> parse_metrics('# TYPE x counter\\nx_total{a="1"} 2\\ny_sum 0.5\\n')
+    {'x_total{a="1"}': 2.0, 'y_sum': 0.5}
     """
     samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{value}"' for key, value in sample.labels.items())
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)
     return samples

@@ -52,10 +52,16 @@ class ChatRequest:
         """The last user message: what the teacher writes an instruction for."""
         return self.messages[last_user_index(self.messages)]["content"]
 
-    def sampling(self, default: Sampling) -> Sampling:
-        """The request's sampling where it sets it, the student's defaults elsewhere."""
+    def sampling(self, default: Sampling, max_tokens: int) -> Sampling:
+        """The request's sampling where it sets it, the student's defaults elsewhere; answers
+        capped at ``max_tokens`` (``serve.max_tokens``), whatever the request asks.
+
+        >>> ChatRequest([], max_tokens=5000).sampling(Sampling(max_tokens=320), 1024).max_tokens
+        1024
+        """
+        asked = default.max_tokens if self.max_tokens is None else self.max_tokens
         return Sampling(
-            max_tokens=default.max_tokens if self.max_tokens is None else self.max_tokens,
+            max_tokens=min(asked, max_tokens),
             temperature=default.temperature if self.temperature is None else self.temperature,
             seed=default.seed if self.seed is None else self.seed,
         )
