@@ -86,6 +86,10 @@ def test_overrides_apply_after_the_file(tmp_path: Path) -> None:
         ("teacher.lora=false", False),
         ("teacher.lora=yes", True),
         ('teacher.lora_target_modules=["q_proj"]', ["q_proj"]),
+        # issue 12: one endpoint or a list of them
+        ("student.base_url=http://a/v1", "http://a/v1"),
+        ('student.base_url=["http://a/v1","http://b/v1"]', ["http://a/v1", "http://b/v1"]),
+        ('judge.base_url=["http://a/v1"]', ["http://a/v1"]),
     ],
 )
 def test_override_coercion(override: str, value: object) -> None:
@@ -194,6 +198,11 @@ def test_path_through_a_plain_field_raises_config_error() -> None:
         (["train.loss_type=ppo"], "train.loss_type"),
         (["serve.port=70000"], "serve.port"),
         (["judge.kind=oracle"], "judge.kind"),
+        (["student.backend=openai", "student.base_url=[]"], "student.base_url is required"),
+        (["judge.backend=openai", "judge.base_url=[]"], "judge.base_url is required"),
+        (["student.backend=openai", 'student.base_url=["http://a/v1", ""]'], "empty URL"),
+        (["student.base_url=[http://a/v1]"], "student.base_url: cannot read"),
+        (["student.base_url=[1, 2]"], "student.base_url"),
     ],
 )
 def test_validate_rejects(overrides: list[str], message: str) -> None:
@@ -244,3 +253,11 @@ def test_validate_accepts_openai_with_base_url() -> None:
 def test_every_shipped_config_loads(path) -> None:
     config = load_run_config(path)
     assert "{question}" in config.teacher.meta_prompt and config.eval.fixed_instruction
+
+
+def test_a_list_of_endpoints_loads_from_toml(tmp_path: Path) -> None:
+    """issue 12: ``base_url`` may list several endpoints serving the same model."""
+    text = TOML.replace('base_url = "http://127.0.0.1:8000/v1"',
+                        'base_url = ["http://a/v1", "http://b/v1"]')
+    config = load_run_config(write(tmp_path, text))
+    assert config.student.base_url == ["http://a/v1", "http://b/v1"]

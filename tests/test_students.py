@@ -170,12 +170,20 @@ def test_batch_where_everything_fails_raises_with_identity() -> None:
 
 class FakeOpenAI:
     """A tiny OpenAI-compatible server: ``statuses`` are answered in turn, then 200s;
-    a question containing ``always_500`` always gets a 500."""
+    a question containing ``always_500`` always gets a 500. Each answer takes ``delay_s``.
+    After ``die_after`` requests it dies as ``death`` says: ``drop`` closes each connection
+    without an answer (a crashed process), ``500`` answers every request with a 500, ``close``
+    shuts the server down (connections are refused)."""
 
-    def __init__(self, statuses: list[int] | None = None, always_500: str | None = None):
+    def __init__(self, statuses: list[int] | None = None, always_500: str | None = None,
+                 delay_s: float = 0.0, die_after: int | None = None, death: str = "drop"):
         self.statuses = list(statuses or [])
         self.always_500 = always_500
+        self.delay_s = delay_s
+        self.die_after = die_after
+        self.death = death
         self.requests: list[dict] = []
+        self.answered: list[str] = []  # the questions answered with a 200
         self.auth: list[str | None] = []
         self.models: list[dict] | None = None  # what GET /v1/models lists; None: 404
         self._lock = threading.Lock()
@@ -200,9 +208,20 @@ class FakeOpenAI:
                     server.requests.append({"path": self.path, **body})
                     server.auth.append(self.headers.get("Authorization"))
                     status = server.statuses.pop(0) if server.statuses else 200
+                    dead = server.die_after is not None and len(server.requests) > server.die_after
+                time.sleep(server.delay_s)
                 if server.always_500 and server.always_500 in question:
                     status = 500
+                if dead and server.death == "close":
+                    threading.Thread(target=server.close).start()
+                if dead and server.death != "500":
+                    self.close_connection = True  # no answer at all
+                    return
+                if dead:
+                    status = 500
                 if status == 200:
+                    with server._lock:
+                        server.answered.append(question)
                     text = f"The answer is 18. ({question})"
                     choice = ({"message": {"role": "assistant", "content": text}} if chat
                               else {"text": text})
@@ -252,8 +271,9 @@ def server_factory(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     servers: list[FakeOpenAI] = []
 
-    def make(statuses: list[int] | None = None, always_500: str | None = None) -> FakeOpenAI:
-        servers.append(FakeOpenAI(statuses, always_500))
+    def make(statuses: list[int] | None = None, always_500: str | None = None,
+             **options) -> FakeOpenAI:
+        servers.append(FakeOpenAI(statuses, always_500, **options))
         return servers[-1]
 
     yield make

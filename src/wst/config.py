@@ -143,8 +143,12 @@ class StudentConfig(SpendLimits):
     model: str = "embedded:qwen2.5-coder-0.5b"
     """GGUF path or ``embedded:NAME`` for llamacpp; the model name for openai; a local folder
     or hub name for hf."""
-    base_url: str | None = None
-    """Endpoint of the openai backend, e.g. ``http://127.0.0.1:8000/v1``."""
+    base_url: str | list[str] | None = None
+    """Endpoint of the openai backend, e.g. ``http://127.0.0.1:8000/v1``, or a list of
+    endpoints serving the same model (``["http://a:8000/v1", "http://b:8000/v1"]``): each
+    request goes to the one with the fewest requests in flight, and one that fails is left
+    out for a while and its request sent to another (``wst.students.endpoints``); with
+    ``parallel = 0``, 8 requests in flight per endpoint."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable that holds the API key (the key never enters config or logs)."""
     max_tokens: Annotated[int, Field(ge=1)] = 320
@@ -193,8 +197,9 @@ class JudgeConfig(SpendLimits):
     name of a sequence-classification model for ``reward_model``."""
     backend: Backend = "llamacpp"
     """Backend of an ``llm`` judge: ``llamacpp``, ``openai`` or ``hf`` (as ``student.backend``)."""
-    base_url: str | None = None
-    """Endpoint of an ``openai`` judge."""
+    base_url: str | list[str] | None = None
+    """Endpoint of an ``openai`` judge, or a list of endpoints serving it (as
+    ``student.base_url``)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable with the ``openai`` judge's API key."""
     max_reply_chars: Annotated[int, Field(ge=1)] = 1500
@@ -334,6 +339,21 @@ class ServeConfig:
     teacher_batch: Annotated[int, Field(ge=1)] = 8
     """Most questions per teacher ``generate``: requests that wait for the teacher together
     are answered by one batched call (1 = one question at a time)."""
+    teacher_queue: Annotated[int, Field(ge=1)] = 32
+    """Most questions waiting for the teacher (besides those it is generating for: four
+    default batches). When it is full a request goes straight to the student without an
+    instruction (``X-WST-Instruction-Status: busy``, counted as
+    ``wst_teacher_failures_total{reason="busy"}`` and logged) instead of waiting for a turn it
+    would likely time out in."""
+    max_question_chars: Annotated[int, Field(ge=1)] = 2000
+    """The teacher sees at most this many characters of the last user message (its start;
+    the student always gets the whole message). Bounds the teacher's prompt, and so its time
+    and memory, whatever a client sends; math questions are far shorter."""
+    max_tokens: Annotated[int, Field(ge=0)] = 0
+    """Largest student answer (tokens) a client may ask for with ``max_tokens`` /
+    ``max_completion_tokens``: larger asks are capped to it, and ``finish_reason`` is then
+    ``length`` when the answer reaches the cap. 0 = ``student.max_tokens``, the cap the
+    student was trained and evaluated with (also the answer size of requests that ask none)."""
     return_instruction: bool = True
     """Honour the request header ``X-WST-Return-Instruction: 1`` (the instruction comes back
     in the ``X-WST-Instruction`` header, URL-encoded, and as ``wst_instruction`` in the body);
@@ -447,14 +467,17 @@ def _section(config: RunConfig, dotted: str) -> Any:
 
 def _from_text(value: Any, annotation: Any, dotted: str) -> Any:
     """CLI text as the Python value it spells (``3``, ``true``, ``none``, ``["a", "b"]``);
-    TOML values and text for text fields pass unchanged. Types and ranges are pydantic's."""
+    TOML values and text for text fields pass unchanged, except that a field that is text
+    or a list (``base_url``) reads text starting with ``[`` as a list. Types and ranges are
+    pydantic's."""
     if not isinstance(value, str):
         return value
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     options = typing.get_args(annotation) if union else (annotation,)
     if type(None) in options and value in ("none", "None", "null"):
         return None
-    if any(_is_text(option) for option in options):
+    listed = value.startswith("[") and any(typing.get_origin(o) is list for o in options)
+    if any(_is_text(option) for option in options) and not listed:
         return value
     if bool in options:
         if value.lower() not in _BOOLEANS:
@@ -483,7 +506,10 @@ def validate(config: RunConfig) -> None:
     field's own type and range were checked when it was set)."""
     for section, settings in (("student", config.student), ("judge", config.judge)):
         if settings.backend == "openai" and not settings.base_url:
-            raise ConfigError(f"{section}.base_url is required with the openai backend")
+            raise ConfigError(f"{section}.base_url is required with the openai backend (one "
+                              f"URL or a non-empty list)")
+        if isinstance(settings.base_url, list) and not all(settings.base_url):
+            raise ConfigError(f"{section}.base_url: an empty URL in {settings.base_url!r}")
     meta_prompt = config.teacher.meta_prompt
     if meta_prompt and "{question}" not in meta_prompt:
         raise ConfigError("teacher.meta_prompt must contain {question}")

@@ -21,7 +21,8 @@ def auto_parallel(backend: str, cores: int | None = None) -> int:
     """Requests in flight when ``student.parallel`` is 0.
 
     llama.cpp on CPU: 4 slots measured best on 2 cores (1.3-1.6x the tokens/s of one), more
-    slots on more cores; an HTTP API: 8; one in-process transformers model: 4 per batch.
+    slots on more cores; an HTTP API: 8 (``make_student`` gives a ``student.base_url`` list
+    8 per endpoint); one in-process transformers model: 4 per batch.
 
     >>> auto_parallel("llamacpp", cores=2), auto_parallel("llamacpp", cores=16), auto_parallel("openai")
     (4, 8, 8)
@@ -41,7 +42,8 @@ def make_student(config: StudentConfig) -> Student:
 
 def _backend(config: StudentConfig) -> Student:
     sampling = Sampling(config.max_tokens, config.temperature, config.seed)
-    parallel = config.parallel or auto_parallel(config.backend)
+    endpoints = len(config.base_url) if isinstance(config.base_url, list) else 1
+    parallel = config.parallel or auto_parallel(config.backend) * endpoints
     cache = default_cache() if config.cache else None
     price_input, price_output = config.prices.get(config.model, (0.0, 0.0))
     budget = Budget(config.max_calls, config.max_total_tokens, config.max_cost,
