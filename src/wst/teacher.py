@@ -12,9 +12,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -129,13 +127,20 @@ def write_instructions(
     batch_size: int = 16,
     samples: int = 0,
     temperature: float = 1.0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[str]:
     """Greedy instructions for each question, generated in left-padded batches; or, with
     ``samples`` > 0, that many sampled at ``temperature`` per question (question-major order:
-    all of the first question's, then the second's; seed with ``torch.manual_seed``)."""
+    all of the first question's, then the second's; seed with ``torch.manual_seed``).
+    ``should_stop`` is asked after every token; once true, generation ends there and the
+    instructions are returned as far as they got."""
     out: list[str] = []
     sampling = ({"do_sample": True, "temperature": temperature, "top_k": 0,
                  "num_return_sequences": samples} if samples else {"do_sample": False})
+    if should_stop is not None:
+        from transformers import StoppingCriteriaList
+
+        sampling["stopping_criteria"] = StoppingCriteriaList([_AskToStop(should_stop)])
     for start in range(0, len(questions), batch_size):
         chunk = questions[start:start + batch_size]
         prompts = [
@@ -150,7 +155,8 @@ def write_instructions(
             **sampling,
         )
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
-        out += [clean_instruction(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        out += [clean_instruction(t) for t in texts]
     return out
 
 
@@ -235,17 +241,10 @@ class TeacherInstructor:
         true when every request waiting for these instructions has timed out, so a generation
         nobody will read frees the teacher instead of running to the token cap.
         """
-        model = self.model
-        if should_stop is not None:
-            from transformers import StoppingCriteriaList
-
-            stop = StoppingCriteriaList([_AskToStop(should_stop)])
-            # write_instructions only calls model.generate: give it one that also stops
-            model = SimpleNamespace(generate=partial(self.model.generate, stopping_criteria=stop))
         with self._lock:
-            return write_instructions(model, self.tokenizer, questions, self.meta_prompt,
+            return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
                                       self.max_instruction_tokens,
-                                      batch_size=max(1, len(questions)))
+                                      batch_size=max(1, len(questions)), should_stop=should_stop)
 
 
 class _AskToStop:
