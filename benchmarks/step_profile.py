@@ -27,9 +27,8 @@ from pathlib import Path
 
 import torch
 
-from wst.config import load_config
 from wst.students import make_student
-from wst.tasks import get_task
+from wst.tasks import get_task, load_run_config
 from wst.train import reward_sampling, train_teacher
 
 
@@ -52,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        config = load_config(None, [
+        config = load_run_config(None, [
             f"output_dir={run_dir}", f"train.max_steps={args.steps}",
             f"train.questions_per_step={args.questions}",
             f"train.num_generations={args.generations}", "train.save_steps=1000",

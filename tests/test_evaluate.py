@@ -7,10 +7,9 @@ import json
 import pytest
 
 from tests.conftest import ScriptedStudent
-from wst.tasks import load_run_config
+from wst.tasks import Example, get_task, load_run_config
 from wst.evaluate import comparisons, evaluate, json_safe
 from wst.stats import mcnemar_exact, observed_mdd
-from wst.tasks import Example, get_task
 
 
 def _reject_nan(token: str) -> None:

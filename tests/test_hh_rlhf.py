@@ -7,8 +7,7 @@ import json
 import pytest
 
 from wst.config import TaskConfig
-from wst.tasks import load_run_config
-from wst.tasks import DatasetError, get_task
+from wst.tasks import DatasetError, get_task, load_run_config
 from wst.tasks.hh_rlhf import prompt_of
 
 HH = "\n\nHuman: {q1}\n\nAssistant: {a1}\n\nHuman: {q2}\n\nAssistant: {a2}"

@@ -13,11 +13,9 @@ from typer.testing import CliRunner
 from wst.assets import AssetError, check_gguf, check_model_source
 from wst.cli import app
 from wst.config import ConfigError, RunConfig, TaskConfig, save_config
-from wst.tasks import load_task_file
-from wst.tasks import load_run_config
+from wst.tasks import DatasetError, get_task, load_run_config, load_task_file
 from wst.export import ExportError, export_teacher
 from wst.fileio import atomic_write_text
-from wst.tasks import DatasetError, get_task
 from wst.tasks.files import read_records
 from wst.teacher import TEACHER_CARD, load_teacher, teacher_messages
 

@@ -7,11 +7,10 @@ import json
 import pytest
 
 from wst.config import TaskConfig
-from wst.tasks import load_run_config
+from wst.tasks import Example, get_task, load_run_config
 from wst.judges import (DECLINE_QUESTION, HARM_QUESTION, HELPFUL_QUESTION, LLMJudge,
                         RewardModelJudge, render)
 from wst.students.base import Answer, Messages, Sampling, Student
-from wst.tasks import Example, get_task
 
 
 class RubricModel(Student):

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wst.tasks import load_run_config
+from wst.tasks import Example, Split, load_run_config
 from wst.evaluate import instructions_for
 from wst.students.base import Answer, Messages, Sampling, Student
-from wst.tasks import Example, Split
 from wst.tasks.gsm8k import GSM8K
 
 META_PROMPT = "{question}"

@@ -10,11 +10,9 @@ from typer.testing import CliRunner
 
 from wst.cli import app
 from wst.config import ConfigError, TaskConfig
-from wst.tasks import load_task_file
-from wst.tasks import load_run_config
+from wst.tasks import (TASKS, DatasetError, Example, get_task, load_run_config, load_task_file,
+                       math500)
 from wst.scoring import SCORERS, get_scorer
-from wst.tasks import TASKS, DatasetError, Example, get_task
-from wst.tasks import math500
 from wst.tasks.files import read_records
 
 runner = CliRunner()

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from wst.config import RunConfig
-from wst.tasks import load_run_config
-from wst.tasks import Example, Split
+from wst.tasks import Example, Split, load_run_config
 from wst.tasks.gsm8k import GSM8K
 from wst.train import StepClock, make_reward_fn, train_teacher
 

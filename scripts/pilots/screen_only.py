@@ -13,10 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
-from wst.config import load_config
 from wst.screen import SCREEN_FILE, load, screened_pool, summary
 from wst.students import make_student
-from wst.tasks import get_task
+from wst.tasks import get_task, load_run_config
 from wst.teacher import load_teacher
 from wst.train import reward_sampling
 
@@ -27,7 +26,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--set", action="append", default=[], help="config override")
     args = parser.parse_args()
-    config = load_config(args.config, args.set)
+    config = load_run_config(args.config, args.set)
     task = get_task(config.task.name, config.task)
     split = task.load(config.task)
     student = make_student(config.student)

@@ -15,9 +15,8 @@ import json
 import time
 from pathlib import Path
 
-from wst.config import load_config
 from wst.students import Sampling, make_student
-from wst.tasks import get_task
+from wst.tasks import get_task, load_run_config
 
 CAPS = (192, 256, 320, 384, 512)
 
@@ -40,7 +39,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=512)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    config = load_config(None, [f"task.train_size={max(args.n, 64)}"])
+    config = load_run_config(None, [f"task.train_size={max(args.n, 64)}"])
     task = get_task("gsm8k", config.task)
     examples = task.load(config.task).train[: args.n]
     student = make_student(config.student)

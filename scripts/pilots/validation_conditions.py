@@ -17,11 +17,10 @@ import argparse
 import json
 from pathlib import Path
 
-from wst.config import load_config
 from wst.evaluate import evaluate
 from wst.report import results_table
 from wst.students import make_student
-from wst.tasks import get_task
+from wst.tasks import get_task, load_run_config
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="config override")
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads(args.prompts.read_text())
-    config = load_config(args.config, args.set)
+    config = load_run_config(args.config, args.set)
     task = get_task(config.task.name, config.task)
     examples = task.load(config.task, with_train=False).validation
     if not examples:

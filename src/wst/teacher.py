@@ -27,14 +27,14 @@ def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
     r"""The chat prompt that asks the teacher for an instruction about ``question``.
 
     Only ``{question}`` is replaced; other braces (``\boxed{}``, JSON) stay as written, so any
-    prompt that passed ``load_config`` works here (``str.format`` would fail on them).
+    prompt that passed ``load_run_config`` works here (``str.format`` would fail on them).
 
     >>> teacher_messages(r"End with \boxed{}. Problem: {question}", "1+1?")[0]["content"]
     'End with \\boxed{}. Problem: 1+1?'
     """
     if "{question}" not in meta_prompt:
         raise ValueError("the teacher's meta prompt must contain {question}; an empty "
-                         "teacher.meta_prompt is filled with the task's own by load_config")
+                         "teacher.meta_prompt is filled with the task's own by load_run_config")
     return [{"role": "user", "content": meta_prompt.replace("{question}", question)}]
 
 
