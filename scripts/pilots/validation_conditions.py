@@ -31,6 +31,8 @@ def main() -> None:
                         help="--prompts holds fixed instructions, not meta prompts")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--set", action="append", default=[], help="config override")
+    parser.add_argument("--conditions", help="comma-separated conditions run for every prompt "
+                        "(default: none, fixed and teacher_base, then none and teacher_base)")
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads(args.prompts.read_text())
     config = load_run_config(args.config, args.set)
@@ -48,6 +50,8 @@ def main() -> None:
             config.teacher.meta_prompt = prompt
             config.eval.conditions = ["none", "fixed", "teacher_base"] if k == 0 else [
                 "none", "teacher_base"]
+        if args.conditions:
+            config.eval.conditions = args.conditions.split(",")
         evaluate(config, task, examples, student, None, args.out / name)
         summary = json.loads((args.out / name / "eval.json").read_text())
         kind = "fixed instruction" if args.fixed else "meta prompt"
