@@ -116,3 +116,20 @@ def test_screen_section_says_when_training_fell_back_to_the_whole_pool(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"train": {"questions_per_step": 1}}))
     assert "whole pool" not in screen_section(tmp_path)[0]
     assert screen_section(tmp_path / "missing") == []
+
+
+def test_report_names_the_best_validated_teacher_and_tests_it_against_the_start(tmp_path):
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
+    lines = [{"step": 1, "reward": 0.5}, {"step": 0, "validation/accuracy": 0.2, "validation/n": 10},
+             {"step": 10, "validation/accuracy": 0.8, "validation/n": 10}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    (tmp_path / "validation" / "step-10").mkdir(parents=True)
+    ids = [f"v{i}" for i in range(10)]
+    checks = [{"step": 0, "ids": ids, "scores": [1.0] * 2 + [0.0] * 8},
+              {"step": 10, "ids": ids, "scores": [1.0] * 8 + [0.0] * 2}]
+    (tmp_path / "validation" / "scores.jsonl").write_text(
+        "\n".join(map(json.dumps, checks)) + "\n")
+    report = write_report(tmp_path).read_text()
+    assert ("best 80.0% at step 10 (that teacher: `validation/step-10`); against step 0 on the "
+            "same items, McNemar p = 0.03.") in report  # 6 discordant items, all one way

@@ -125,11 +125,15 @@ def test_training_on_a_screened_pool_with_validation_checks(tmp_path, tiny_teach
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     checks = [m for m in metrics if "validation/accuracy" in m]
     assert [m["step"] for m in checks] == [0, 1, 2] and all(m["validation/n"] == 2 for m in checks)
-    kept = sorted(p.name for p in (run_dir / "validation").iterdir())
+    kept = sorted(p.name for p in (run_dir / "validation").iterdir() if p.is_dir())
     assert kept == ["step-1", "step-2"]  # the teacher of every check, to choose on validation
     card = json.loads((run_dir / "validation" / "step-2" / "wst_teacher.json").read_text())
     assert card["step"] == 2 and card["validation_accuracy"] == checks[-1]["validation/accuracy"]
     assert (run_dir / "validation" / "step-2" / "adapter_model.safetensors").is_file()
+    per_item = [json.loads(line) for line in
+                (run_dir / "validation" / "scores.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in per_item] == [0, 1, 2]
+    assert all(row["ids"] == ["v1", "v2"] and len(row["scores"]) == 2 for row in per_item)
 
     asked = len(scripted_student.requests)
     resumed = _config(run_dir, tiny_teacher, steps=3)

@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 
 from wst.fileio import atomic_write_text
-from wst.stats import paired_mdd
+from wst.stats import mcnemar_exact, paired_mdd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -259,7 +259,8 @@ def write_report(run_dir: Path) -> Path:
                       f"at step {first['step']}, {_pct(validation[-1]['validation/accuracy'])}% "
                       f"at step {validation[-1]['step']}, best "
                       f"{_pct(best['validation/accuracy'])}% at step {best['step']}"
-                      f"{_kept_teacher(run_dir, best['step'])}.", ""]
+                      f"{_kept_teacher(run_dir, best['step'])}"
+                      f"{_against_start(run_dir, best['step'])}.", ""]
         lines += screen_section(run_dir)
     lines += ["## Spend (evaluation)", "",
               "| model | calls | cache hits | failures | retries | prompt tokens "
@@ -280,3 +281,16 @@ def write_report(run_dir: Path) -> Path:
 def _kept_teacher(run_dir: Path, step: int) -> str:
     folder = Path("validation") / f"step-{step}"
     return f" (that teacher: `{folder}`)" if (run_dir / folder).is_dir() else ""
+
+
+def _against_start(run_dir: Path, step: int) -> str:
+    """The exact McNemar p of the validation check at ``step`` against the one before
+    training, on the same items (``validation/scores.jsonl``)."""
+    path = run_dir / "validation" / "scores.jsonl"
+    if step == 0 or not path.is_file():
+        return ""
+    checks = {row["step"]: row["scores"] for row in map(json.loads, path.read_text().splitlines())}
+    if 0 not in checks or step not in checks or len(checks[0]) != len(checks[step]):
+        return ""
+    p_value = mcnemar_exact(checks[step], checks[0])
+    return f"; against step 0 on the same items, McNemar p = {p_value:.2f}"

@@ -92,6 +92,7 @@ def _truncate_logs(run_dir: Path, step: int) -> None:
     """Keep metrics of steps up to ``step`` and samples generated before it (a sample's
     ``step`` is the number of steps completed when it was generated)."""
     for name, keep in (("metrics.jsonl", lambda s: s <= step),
+                       (f"{VALIDATION}/scores.jsonl", lambda s: s <= step),
                        ("train_samples.jsonl", lambda s: s is None or s < step)):
         path = run_dir / name
         if not path.exists():

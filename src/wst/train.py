@@ -197,8 +197,9 @@ class StopAtBudget(TrainerCallback):
 class ValidationScore(TrainerCallback):
     """Score the current teacher on the validation split every ``every`` steps (and before
     the first): greedy instructions, the student as evaluation runs it, one line per check
-    in ``metrics.jsonl`` (``validation/accuracy``). A LoRA teacher checked after step N is
-    also saved to ``RUN/validation/step-N`` (a few MB, with its ``wst_teacher.json``), so the
+    in ``metrics.jsonl`` (``validation/accuracy``) and its per-item scores in
+    ``RUN/validation/scores.jsonl`` (for paired comparisons). A LoRA teacher checked after
+    step N is also saved to ``RUN/validation/step-N`` (a few MB, with its ``wst_teacher.json``), so the
     teacher to evaluate can be chosen on validation after training (``wst eval --adapter``);
     ``checkpoints/`` keeps only the last two."""
 
@@ -207,7 +208,7 @@ class ValidationScore(TrainerCallback):
         self.examples, self.task, self.student, self.config = examples, task, student, config
         self.tokenizer, self.run_dir, self.every = tokenizer, run_dir, every
 
-    def score(self, model: Any) -> float:
+    def score(self, model: Any) -> list[float]:
         teacher = self.config.teacher
         was_training = model.training
         model.eval()
@@ -218,14 +219,19 @@ class ValidationScore(TrainerCallback):
         placement = self.config.student.instruction_placement
         answers = self.student.answer([self.task.student_messages(e, i, placement)
                                        for e, i in zip(self.examples, instructions)])
-        return mean(self.task.score_answers(answers, self.examples))
+        return self.task.score_answers(answers, self.examples)
 
     def _log(self, step: int, model: Any) -> None:
-        accuracy = self.score(model)
+        scores = self.score(model)
+        accuracy = mean(scores)
         log.info("step %d  validation accuracy %.3f (n=%d)", step, accuracy, len(self.examples))
         with (self.run_dir / "metrics.jsonl").open("a") as fh:
             fh.write(json.dumps({"step": step, "validation/accuracy": accuracy,
                                  "validation/n": len(self.examples)}) + "\n")
+        (self.run_dir / VALIDATION).mkdir(exist_ok=True)
+        with (self.run_dir / VALIDATION / "scores.jsonl").open("a") as fh:  # for paired tests
+            fh.write(json.dumps({"step": step, "ids": [e.id for e in self.examples],
+                                 "scores": scores}) + "\n")
         if step > 0 and hasattr(model, "peft_config"):  # an adapter: small enough to keep
             folder = self.run_dir / VALIDATION / f"step-{step}"
             model.save_pretrained(str(folder))
