@@ -251,11 +251,14 @@ def tasks() -> None:
 @app.command()
 def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
                "--to", help="Folder to write (default RUN/export); an earlier export there is replaced.")] = None,
+           gguf: Annotated[bool, typer.Option(
+               "--gguf", help="Also write teacher.gguf in the folder (f16, tokenizer and chat template inside) for llama.cpp and `wst serve`; Llama and Qwen2 teachers.")] = False,
            config: ConfigOpt = None, adapter: AdapterOpt = None, set_: SetOpt = None) -> None:
     """Merge the run's trained teacher into one self-contained folder for `wst serve`.
 
     Weights (LoRA merged into the base), tokenizer and wst_teacher.json (meta prompt,
-    instruction token cap, base model), with the run's config.json and report.md copied in.
+    instruction token cap, base model), with the run's config.json and report.md copied in;
+    with --gguf also the same teacher as one GGUF file, which `wst serve` runs in llama.cpp.
     """
     from wst.assets import AssetError
     from wst.export import ExportError, export_teacher
@@ -274,7 +277,7 @@ def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
             out = export_teacher(card.get("base_model") or cfg.teacher.model, trained,
                                  to or run_dir / "export",
                                  card.get("meta_prompt") or cfg.teacher.meta_prompt,
-                                 run_dir=run_dir if run_dir.is_dir() else None)
+                                 run_dir=run_dir if run_dir.is_dir() else None, gguf=gguf)
     except (ExportError, AssetError, OSError, ValueError) as exc:
         _fail(exc)
     console.print(f"exported teacher: [bold]{out}[/] (serve it: wst serve --teacher {out})")
@@ -282,9 +285,11 @@ def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
 
 @app.command()
 def serve(teacher: Annotated[Optional[str], typer.Option(
-              help="Teacher: a `wst export` folder, a trained adapter folder (RUN/teacher) or a "
-                   "model (sets teacher.model). Its wst_teacher.json gives the meta prompt and "
-                   "token cap unless teacher.meta_prompt / teacher.max_instruction_tokens are set.")] = None,
+              help="Teacher: a `wst export` folder, a trained adapter folder (RUN/teacher), a "
+                   "model, or a GGUF file (sets teacher.model). A .gguf file, or an export folder "
+                   "holding teacher.gguf (`wst export --gguf`), runs in llama.cpp. Its "
+                   "wst_teacher.json gives the meta prompt and token cap unless "
+                   "teacher.meta_prompt / teacher.max_instruction_tokens are set.")] = None,
           config: ConfigOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
           base_url: BaseUrlOpt = None,
           host: Annotated[Optional[str], typer.Option(help="Bind address (sets serve.host); other than loopback needs $WST_SERVE_TOKEN (serve.token_env).")] = None,
@@ -302,6 +307,7 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     from wst.serve import ServeError, create_app, run_server, server_token
     from wst.students import StudentError, make_student
     from wst.teacher import TeacherInstructor
+    from wst.teacher_gguf import LlamaCppTeacher, gguf_teacher_path
 
     cfg = _config(config, set_, **{"teacher.model": teacher, "student.model": student,
                   "student.backend": backend, "student.base_url": base_url, "serve.host": host,
@@ -319,12 +325,14 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     defaults = TeacherConfig()
     explicit_prompt = cfg.teacher.meta_prompt != TASKS[cfg.task.name].meta_prompt
     explicit_cap = cfg.teacher.max_instruction_tokens != defaults.max_instruction_tokens
+    prompt = cfg.teacher.meta_prompt if explicit_prompt else None
+    cap = cfg.teacher.max_instruction_tokens if explicit_cap else None
+    gguf = None if cfg.teacher.adapter else gguf_teacher_path(cfg.teacher.model)
     try:
-        with console.status(f"loading teacher {cfg.teacher.model}"):
-            instructor = TeacherInstructor(
-                cfg.teacher.model, cfg.teacher.adapter,
-                cfg.teacher.meta_prompt if explicit_prompt else None,
-                cfg.teacher.max_instruction_tokens if explicit_cap else None)
+        with console.status(f"loading teacher {gguf or cfg.teacher.model}"):
+            instructor = (LlamaCppTeacher(gguf, prompt, cap, parallel=settings.teacher_batch)
+                          if gguf is not None else
+                          TeacherInstructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap))
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

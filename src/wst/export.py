@@ -5,7 +5,9 @@ teacher is loaded and saved again. The folder holds the fp32 weights, the tokeni
 chat template) and ``wst_teacher.json``: the meta prompt the teacher was trained with, its
 instruction token cap and where it came from. ``training_config.json`` and ``report.md`` of
 the run are copied beside them when present. ``load_teacher(folder)`` and
-``TeacherInstructor(folder)`` load it with nothing else: no base model, no run folder.
+``TeacherInstructor(folder)`` load it with nothing else: no base model, no run folder. With
+``gguf=True`` the folder also holds ``teacher.gguf`` (f16, chat template and tokenizer inside),
+which llama.cpp and ``LlamaCppTeacher`` load (see ``wst.teacher_gguf``).
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ class ExportError(ValueError):
 
 def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir: str | Path,
                    meta_prompt: str, run_dir: str | Path | None = None,
-                   max_instruction_tokens: int | None = None) -> Path:
+                   max_instruction_tokens: int | None = None, gguf: bool = False) -> Path:
     """Write the merged (or copied) teacher to ``out_dir``; return it.
 
     ``adapter_dir``: a LoRA adapter (merged into ``base_model_spec``), a fully fine-tuned
     model folder (saved as it is), or None (the base model itself). ``max_instruction_tokens``
     None: the adapter's card, else the run's ``teacher.max_instruction_tokens`` (from
-    ``run_dir/config.json``), else 48.
+    ``run_dir/config.json``), else 48. ``gguf``: also write ``teacher.gguf``; a teacher it cannot
+    convert (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before
+    anything is written.
     An existing ``out_dir`` is replaced only when it is an earlier export (it has a
     ``wst_teacher.json``) or empty, and never when it is or holds the adapter or base model
     exported from. The folder is written beside ``out_dir`` first and renamed at the end, so an
@@ -63,12 +67,17 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
         model = model.merge_and_unload()
     if adapter_dir is None:
         tokenizer = load_tokenizer(resolve_teacher(base_model_spec))
+    if gguf:
+        from wst.teacher_gguf import check_convertible
+
+        check_convertible(model.config, tokenizer)
 
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
+    del model  # the GGUF is written from the saved folder; do not hold two copies
     card: dict[str, Any] = {
         "max_instruction_tokens": max_instruction_tokens,
         "source": {"adapter": str(adapter_dir) if adapter_dir else None,
@@ -80,12 +89,24 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
             if (run / name).is_file():
                 shutil.copy2(run / name, partial / target)
                 card.setdefault("files", []).append(target)
+    if gguf:
+        card["gguf"] = _write_gguf(partial).name
     save_teacher_card(partial, meta_prompt, base_model_spec, extra=card)
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
     log.info("exported teacher to %s in %.1f s (%s)", out, time.perf_counter() - started,
              "LoRA merged" if merged else "whole model")
     return out
+
+
+def _write_gguf(folder: Path) -> Path:
+    from wst.teacher_gguf import GGUF_NAME, write_gguf
+
+    started = time.perf_counter()
+    path = write_gguf(folder, folder / GGUF_NAME)
+    log.info("wrote %s (%.0f MB) in %.1f s", path.name, path.stat().st_size / 1e6,
+             time.perf_counter() - started)
+    return path
 
 
 def _check_not_a_source(out: Path, sources: list[str | Path | None]) -> None:

@@ -194,6 +194,21 @@ def is_adapter(folder: str | Path | None) -> bool:
     return (Path(folder) / "adapter_config.json").is_file()
 
 
+def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
+                     max_instruction_tokens: int | None = None) -> tuple[str, int]:
+    """(meta prompt, instruction token cap) of a deployed teacher: the ones given, else its
+    card's (an exported teacher carries the prompt it was trained with), else the math tasks'
+    defaults. Shared by the PyTorch and the llama.cpp teacher, so both read a card alike."""
+    from wst.config import DEFAULT_META_PROMPT, TeacherConfig
+
+    prompt = meta_prompt or card.get("meta_prompt") or DEFAULT_META_PROMPT
+    if "{question}" not in prompt:
+        raise ValueError("the teacher's meta prompt must contain {question}")
+    cap = int(max_instruction_tokens or card.get("max_instruction_tokens")
+              or TeacherConfig().max_instruction_tokens)
+    return prompt, cap
+
+
 class TeacherInstructor:
     """A loaded teacher that writes one greedy instruction per question: ``instruct(q)``.
 
@@ -207,8 +222,6 @@ class TeacherInstructor:
 
     def __init__(self, model_spec: str, adapter: str | None = None,
                  meta_prompt: str | None = None, max_instruction_tokens: int | None = None):
-        from wst.config import DEFAULT_META_PROMPT, TeacherConfig
-
         if adapter is None and is_adapter(model_spec):
             base = read_teacher_card(model_spec).get("base_model")
             if not base:
@@ -216,14 +229,8 @@ class TeacherInstructor:
                                  f"{TEACHER_CARD}; pass the base model and the adapter")
             model_spec, adapter = base, model_spec
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        defaults = TeacherConfig()
-        self.meta_prompt: str = meta_prompt or card.get("meta_prompt") or DEFAULT_META_PROMPT
-        self.max_instruction_tokens: int = int(
-            max_instruction_tokens or card.get("max_instruction_tokens")
-            or defaults.max_instruction_tokens
-        )
-        if "{question}" not in self.meta_prompt:
-            raise ValueError("the teacher's meta prompt must contain {question}")
+        self.meta_prompt, self.max_instruction_tokens = teacher_settings(
+            card, meta_prompt, max_instruction_tokens)
         self.model_spec, self.adapter = model_spec, adapter
         self.model, self.tokenizer = load_teacher(model_spec, adapter)
         self._lock = threading.Lock()

@@ -49,7 +49,7 @@ class LlamaCppStudent(Student):
             raise AssetError(f"GGUF model {path}: llama.cpp cannot load it ({exc})") from exc
         # the full hash: two fine-tunes of one base (same size, same header) never share answers
         self._identity = f"llamacpp:{path.name}:{sha256_of(path)[:16]}"
-        log.info("student %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
+        log.info("llama.cpp model %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
 
     @property
     def identity(self) -> str:
