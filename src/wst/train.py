@@ -378,15 +378,12 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         from wst.screen import screened_pool
 
         model.eval()
-        for main in (True, False):  # the main process screens, the others read its screen
-            if processes.is_main_process == main:
-                pool = screened_pool(pool, task, student, reward_sampling(student, config),
-                                     (model, tokenizer), config.train,
-                                     config.teacher.meta_prompt,
-                                     config.teacher.max_instruction_tokens,
-                                     config.student.instruction_placement, run_dir,
-                                     resume or not main)
-            processes.wait_for_everyone()
+        with processes.main_process_first():  # the others then read the main one's screen
+            pool = screened_pool(pool, task, student, reward_sampling(student, config),
+                                 (model, tokenizer), config.train, config.teacher.meta_prompt,
+                                 config.teacher.max_instruction_tokens,
+                                 config.student.instruction_placement, run_dir,
+                                 resume or not processes.is_main_process)
     peft_config = None
     if config.teacher.lora:
         peft_config = LoraConfig(
