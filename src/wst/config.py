@@ -279,7 +279,8 @@ class TrainConfig:
     """Train in bfloat16 (none: on GPUs that support it, never on the CPU)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass to save memory (TRL turns it on by default;
-    for a teacher of a few hundred million parameters it only costs time)."""
+    a teacher of a few hundred million parameters fits without it, and recomputing costs
+    time; how much on 2 cores is not yet measured)."""
     use_vllm: bool = False
     """Generate the teacher's instructions with vLLM (TRL ``use_vllm``; GPU only, ``pip install
     vllm``)."""
