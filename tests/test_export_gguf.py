@@ -188,3 +188,75 @@ def test_a_gguf_file_or_an_export_folder_holding_one_selects_llamacpp(tmp_path):
     (tmp_path / GGUF_NAME).write_bytes(b"GGUF")
     assert gguf_teacher_path(tmp_path) == tmp_path / GGUF_NAME
     assert gguf_teacher_path("embedded:smollm2-135m") is None
+
+
+def _random_adapter(base: Path, folder: Path, seed: int) -> Path:
+    """A LoRA adapter on ``base`` with random (non-zero) weights, saved as training saves one:
+    with the tokenizer and the card."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from wst.teacher import save_teacher_card
+
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
+        r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
+    save_teacher_card(folder, DEFAULT_META_PROMPT, str(base))
+    return folder
+
+
+def _first_token_max_prob(model_spec: str, adapter: str | None, chat: list) -> float:
+    import torch
+
+    teacher = TeacherInstructor(model_spec, adapter)
+    prompt = teacher.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    ids = teacher.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        return torch.softmax(teacher.model(**ids).logits[0, -1], dim=-1).max().item()
+
+
+def test_eval_runs_a_trained_adapter_through_llamacpp_from_a_cached_export(tmp_path, monkeypatch):
+    """``teacher.engine = "llamacpp"``: evaluation exports base + adapter to GGUF once (cached
+    by the adapter's weights: a retrained adapter gets its own export), runs it in llama.cpp,
+    never loads the PyTorch teacher, and the GGUF computes what base + adapter computes (not
+    what the base alone does)."""
+    import wst.evaluate as evaluate_module
+    from wst.config import RunConfig
+    from wst.export import cached_gguf
+    from wst.students import Sampling
+    from wst.students.llamacpp import LlamaCppStudent
+    from wst.tasks import Example
+
+    monkeypatch.setenv("WST_CACHE_DIR", str(tmp_path / "cache"))
+    base = _tiny_model(tmp_path / "base", "qwen2")
+    adapter = _random_adapter(base, tmp_path / "adapter", seed=1)
+    gguf = cached_gguf(str(base), str(adapter), DEFAULT_META_PROMPT, 8)
+    written_at = gguf.stat().st_mtime_ns
+    assert cached_gguf(str(base), str(adapter), DEFAULT_META_PROMPT, 8) == gguf
+    assert gguf.stat().st_mtime_ns == written_at  # reused, not exported again
+    other = _random_adapter(base, tmp_path / "retrained", seed=2)
+    assert cached_gguf(str(base), str(other), DEFAULT_META_PROMPT, 8) != gguf
+
+    chat = teacher_messages(DEFAULT_META_PROMPT, QUESTIONS[1])
+    llama = LlamaCppStudent(str(gguf), Sampling(max_tokens=1, top_logprobs=3), threads=1)
+    try:
+        merged = max(llama.answer([chat])[0].first_token_probs.values())
+    finally:
+        llama.close()
+    assert merged == pytest.approx(_first_token_max_prob(str(base), str(adapter), chat), abs=1e-2)
+    assert merged != pytest.approx(_first_token_max_prob(str(base), None, chat), abs=1e-2)
+
+    def no_pytorch(*args, **kwargs):
+        raise AssertionError("the llama.cpp engine loaded the PyTorch teacher")
+
+    monkeypatch.setattr(evaluate_module, "load_teacher", no_pytorch)
+    config = RunConfig()
+    config.teacher.model, config.teacher.engine = str(base), "llamacpp"
+    config.teacher.max_instruction_tokens = 8
+    examples = [Example(f"q{i}", q, "0") for i, q in enumerate(QUESTIONS[:4])]
+    written = evaluate_module.instructions_for("teacher_trained", examples, config, None,
+                                               str(adapter))
+    assert len(written) == 4 and all(isinstance(w, str) for w in written)

@@ -44,6 +44,7 @@ BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpo
 LoraOpt = Annotated[Optional[bool], typer.Option("--lora/--full", help="Train a LoRA adapter or all teacher weights (sets teacher.lora).")]
 TaskOpt = Annotated[Optional[str], typer.Option("--task", help="A registered task name (see `wst tasks`) or a TOML file whose \\[task] table sets task fields (name, source, question_field, answer_field, scorer, ...): your own data, no code. A relative source is read from the TOML's folder. Applied after --config, before --set.")]
 AdapterOpt = Annotated[Optional[str], typer.Option(help="Trained teacher folder (sets teacher.adapter); default: RUN/teacher.")]
+EngineOpt = Annotated[Optional[str], typer.Option("--teacher-engine", help="Run the teacher in pytorch or llamacpp (an f16 GGUF export, made once and cached; several times faster on CPU) (sets teacher.engine).")]
 
 
 def _config(path: Optional[Path], sets: Optional[list[str]], task: Optional[str] = None,
@@ -163,11 +164,13 @@ def train(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = N
 @app.command("eval")
 def eval_(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = None,
           adapter: AdapterOpt = None, test_size: TestSizeOpt = None, student: StudentOpt = None,
-          backend: BackendOpt = None, base_url: BaseUrlOpt = None, set_: SetOpt = None) -> None:
+          backend: BackendOpt = None, base_url: BaseUrlOpt = None, engine: EngineOpt = None,
+          set_: SetOpt = None) -> None:
     """Compare instruction sources on held-out items; writes RUN/eval/ and RUN/report.md."""
     cfg = _config(config, set_, task_, output_dir=output, **{"teacher.adapter": adapter,
                   "task.test_size": test_size, "student.model": student,
-                  "student.backend": backend, "student.base_url": base_url})
+                  "student.backend": backend, "student.base_url": base_url,
+                  "teacher.engine": engine})
     _setup_logging(Path(cfg.output_dir))
     with _session(cfg, with_train=False) as (task, split, backend):
         _evaluate(cfg, _adapter(cfg), task, split, backend)
@@ -291,7 +294,7 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
                    "wst_teacher.json gives the meta prompt and token cap unless "
                    "teacher.meta_prompt / teacher.max_instruction_tokens are set.")] = None,
           config: ConfigOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
-          base_url: BaseUrlOpt = None,
+          base_url: BaseUrlOpt = None, engine: EngineOpt = None,
           host: Annotated[Optional[str], typer.Option(help="Bind address (sets serve.host); other than loopback needs $WST_SERVE_TOKEN (serve.token_env).")] = None,
           port: Annotated[Optional[int], typer.Option(help="TCP port (sets serve.port).")] = None,
           placement: Annotated[Optional[str], typer.Option(help="Where the instruction goes: system or prefix (sets serve.placement; default: student.instruction_placement).")] = None,
@@ -306,10 +309,10 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     from wst.config import TeacherConfig
     from wst.serve import ServeError, create_app, run_server, server_token
     from wst.students import StudentError, make_student
-    from wst.teacher import TeacherInstructor
-    from wst.teacher_gguf import LlamaCppTeacher, gguf_teacher_path
+    from wst.teacher_gguf import load_instructor
 
-    cfg = _config(config, set_, **{"teacher.model": teacher, "student.model": student,
+    cfg = _config(config, set_, **{"teacher.model": teacher, "teacher.engine": engine,
+                  "student.model": student,
                   "student.backend": backend, "student.base_url": base_url, "serve.host": host,
                   "serve.port": port, "serve.placement": placement,
                   "serve.return_instruction": return_instruction_header})
@@ -327,12 +330,10 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     explicit_cap = cfg.teacher.max_instruction_tokens != defaults.max_instruction_tokens
     prompt = cfg.teacher.meta_prompt if explicit_prompt else None
     cap = cfg.teacher.max_instruction_tokens if explicit_cap else None
-    gguf = None if cfg.teacher.adapter else gguf_teacher_path(cfg.teacher.model)
     try:
-        with console.status(f"loading teacher {gguf or cfg.teacher.model}"):
-            instructor = (LlamaCppTeacher(gguf, prompt, cap, parallel=settings.teacher_batch)
-                          if gguf is not None else
-                          TeacherInstructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap))
+        with console.status(f"loading teacher {cfg.teacher.model} ({cfg.teacher.engine})"):
+            instructor = load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
+                                         cfg.teacher.engine, parallel=settings.teacher_batch)
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

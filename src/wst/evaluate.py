@@ -93,7 +93,7 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
     if condition in ("teacher_base", "teacher_trained"):
         return _teacher_instructions(teacher.model, adapter if condition == "teacher_trained"
                                      else None, teacher.meta_prompt,
-                                     teacher.max_instruction_tokens, questions)
+                                     teacher.max_instruction_tokens, questions, teacher.engine)
     if condition == "teacher_shipped":
         shipped = shipped_adapter(config)
         if shipped is None:
@@ -103,7 +103,8 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
         return _teacher_instructions(card.get("base_model", teacher.model), str(shipped),
                                      card.get("meta_prompt", teacher.meta_prompt),
                                      int(card.get("max_instruction_tokens",
-                                                  teacher.max_instruction_tokens)), questions)
+                                                  teacher.max_instruction_tokens)), questions,
+                                     teacher.engine)
     if condition == "self":
         sampling = Sampling(max_tokens=teacher.max_instruction_tokens * 2,
                             temperature=0.0, seed=config.student.seed)
@@ -114,7 +115,16 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
 
 
 def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str,
-                          max_tokens: int, questions: list[str]) -> list[str | None]:
+                          max_tokens: int, questions: list[str],
+                          engine: str = "pytorch") -> list[str | None]:
+    if engine == "llamacpp":
+        from wst.teacher_gguf import load_instructor
+
+        teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine)
+        try:
+            return list(teacher.instruct_many(questions))
+        finally:
+            teacher.close()
     model, tokenizer = load_teacher(model_spec, adapter)
     return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens))
 

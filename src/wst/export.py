@@ -99,6 +99,29 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     return out
 
 
+def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_prompt: str,
+                max_instruction_tokens: int) -> Path:
+    """The f16 GGUF of this teacher (the adapter merged into its base), exported on first use
+    into the wst cache folder and reused after: keyed by the base model and the adapter's
+    weight hashes, so a retrained adapter in the same folder gets a new export."""
+    import hashlib
+
+    from wst.assets import cache_dir, weights_sha256
+    from wst.teacher_gguf import GGUF_NAME
+
+    base = Path(base_model_spec)
+    identity = [weights_sha256(base) if base.is_dir() else base_model_spec]
+    if adapter_dir is not None:
+        identity.append(weights_sha256(Path(adapter_dir)) or str(Path(adapter_dir).resolve()))
+    key = hashlib.sha256("\n".join(map(str, identity)).encode()).hexdigest()[:16]
+    folder = cache_dir() / "gguf-teachers" / key
+    if not (folder / GGUF_NAME).is_file():
+        log.info("exporting the teacher to GGUF for llama.cpp (once): %s", folder)
+        export_teacher(base_model_spec, adapter_dir, folder, meta_prompt,
+                       max_instruction_tokens=max_instruction_tokens, gguf=True)
+    return folder / GGUF_NAME
+
+
 def _write_gguf(folder: Path) -> Path:
     from wst.teacher_gguf import GGUF_NAME, write_gguf
 

@@ -209,6 +209,18 @@ def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
     return prompt, cap
 
 
+def split_adapter(model_spec: str, adapter: str | None) -> tuple[str, str | None]:
+    """(base model, adapter): a trained adapter folder given as the model names its base in
+    its card."""
+    if adapter is None and is_adapter(model_spec):
+        base = read_teacher_card(model_spec).get("base_model")
+        if not base:
+            raise ValueError(f"{model_spec} is a LoRA adapter without a base_model in its "
+                             f"{TEACHER_CARD}; pass the base model and the adapter")
+        return base, model_spec
+    return model_spec, adapter
+
+
 class TeacherInstructor:
     """A loaded teacher that writes one greedy instruction per question: ``instruct(q)``.
 
@@ -222,12 +234,7 @@ class TeacherInstructor:
 
     def __init__(self, model_spec: str, adapter: str | None = None,
                  meta_prompt: str | None = None, max_instruction_tokens: int | None = None):
-        if adapter is None and is_adapter(model_spec):
-            base = read_teacher_card(model_spec).get("base_model")
-            if not base:
-                raise ValueError(f"{model_spec} is a LoRA adapter without a base_model in its "
-                                 f"{TEACHER_CARD}; pass the base model and the adapter")
-            model_spec, adapter = base, model_spec
+        model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
         self.meta_prompt, self.max_instruction_tokens = teacher_settings(
             card, meta_prompt, max_instruction_tokens)
@@ -252,6 +259,11 @@ class TeacherInstructor:
             return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
                                       self.max_instruction_tokens,
                                       batch_size=max(1, len(questions)), should_stop=should_stop)
+
+
+    def close(self) -> None:
+        """Drop the model (as ``LlamaCppTeacher.close`` frees llama.cpp's)."""
+        self.model = None
 
 
 class _AskToStop:

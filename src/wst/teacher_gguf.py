@@ -28,7 +28,10 @@ import numpy as np
 
 from wst.students.base import Answer, Request, Sampling
 from wst.students.llamacpp import LlamaCppStudent
-from wst.teacher import clean_instruction, read_teacher_card, teacher_messages, teacher_settings
+from wst.teacher import (
+    TeacherInstructor, clean_instruction, read_teacher_card, split_adapter, teacher_messages,
+    teacher_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,3 +310,28 @@ class LlamaCppTeacher:
     def close(self) -> None:
         """Free llama.cpp's model and slots."""
         self._engine.close()
+
+
+def load_instructor(model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
+                    max_instruction_tokens: int | None = None, engine: str = "pytorch",
+                    parallel: int = 8) -> TeacherInstructor | LlamaCppTeacher:
+    """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
+
+    A GGUF file, or an export folder holding ``teacher.gguf``, always runs in llama.cpp. With
+    ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
+    exported to an f16 GGUF once (``wst.export.cached_gguf``) and runs there too; otherwise it
+    runs in PyTorch. ``meta_prompt`` and ``max_instruction_tokens`` left as None come from
+    the teacher's card, as ``TeacherInstructor`` reads it.
+    """
+    gguf = None if adapter else gguf_teacher_path(model_spec)
+    if gguf is None and engine == "llamacpp":
+        from wst.export import cached_gguf
+
+        model_spec, adapter = split_adapter(model_spec, adapter)
+        card = read_teacher_card(adapter) or read_teacher_card(model_spec)
+        meta_prompt, max_instruction_tokens = teacher_settings(
+            card, meta_prompt, max_instruction_tokens)
+        gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens)
+    if gguf is not None:
+        return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel)
+    return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens)
