@@ -16,6 +16,7 @@ from accelerate import PartialState
 
 import wst.train
 from tests.conftest import ScriptedStudent
+from wst.students import Budget
 from wst.tasks import Example, Split, load_run_config
 from wst.tasks.gsm8k import GSM8K
 from wst.train import train_teacher
@@ -28,6 +29,7 @@ def main(teacher: str, run_dir: Path) -> None:
                                     "train.save_steps=1"])
     examples = [Example(f"q{i}", f"What is {i} + {7 - i}?", "7", template=i) for i in range(8)]
     student = ScriptedStudent()
+    student.budget = Budget(max_calls=20)  # for both processes together
     trained = []
     train = wst.train.WSTTrainer.train
 
@@ -42,7 +44,8 @@ def main(teacher: str, run_dir: Path) -> None:
                for name, tensor in trained[0].named_parameters() if "lora" in name}
     rank = PartialState().process_index
     (run_dir / f"rank{rank}.json").write_text(json.dumps({
-        "requests": [m[-1]["content"] for m in student.requests], "weights": weights}))
+        "requests": [m[-1]["content"] for m in student.requests], "weights": weights,
+        "max_calls": student.budget.max_calls}))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ def test_two_processes_share_the_work_and_end_with_one_teacher(tmp_path, tiny_te
     # 2 steps x 2 questions x 4 instructions, split evenly: no instruction rewarded twice
     assert [len(r["requests"]) for r in ranks] == [8, 8]
     assert ranks[0]["weights"] and ranks[0]["weights"] == ranks[1]["weights"]
+    # a budget of 20 student calls is split 10 + 10, so together they keep to it
+    assert [r["max_calls"] for r in ranks] == [10, 10]
     samples = (run_dir / "train_samples.jsonl").read_text().splitlines()
     assert len(samples) == 16  # every process's samples, written once, by the main process
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text()

@@ -369,6 +369,8 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         save_config(config, run_dir / "config.json")
         split.save(run_dir / "split.json")
     processes.wait_for_everyone()
+    for paying in paying_models(student, task):  # N processes together keep to each limit
+        paying.budget = paying.budget.share(processes.num_processes)
     model_path = resolve_teacher(config.teacher.model)
     with model_errors(model_path, "teacher"):
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
@@ -403,7 +405,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         callbacks=[
             MetricsFile(run_dir / "metrics.jsonl"),
             StopAtBudget(paying_models(student, task),
-                         config.train.questions_per_step * config.train.num_generations),
+                         per_process_batch(config, processes.num_processes)),
         ],
         clock=clock,
     )

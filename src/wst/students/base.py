@@ -7,7 +7,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from wst.students.cache import ResponseCache
 
@@ -38,6 +38,20 @@ class Budget:
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1e6
+
+    def share(self, parts: int) -> Budget:
+        """One of ``parts`` equal shares of every limit (a set limit stays at least 1 call or
+        token): each of N training processes counts only its own calls, so each gets 1/N and
+        together they never pass the limit.
+
+        >>> Budget(max_calls=10, max_tokens=0, max_cost=1.0).share(4)
+        Budget(max_calls=2, max_tokens=0, max_cost=0.25, price_input=0.0, price_output=0.0)
+        """
+        def part(limit: int) -> int:
+            return max(1, limit // parts) if limit else 0
+
+        return replace(self, max_calls=part(self.max_calls), max_tokens=part(self.max_tokens),
+                       max_cost=self.max_cost / parts)
 
     def check(self, usage: Usage, new_calls: int, who: str = "student") -> None:
         """Raise BudgetExceeded if ``new_calls`` more calls would pass a limit."""
