@@ -93,6 +93,17 @@ def test_embedded_mix_is_balanced_seeded_and_disjoint() -> None:
     assert [e.id for e in other.test] != [e.id for e in split.test]
 
 
+def test_validation_items_are_held_back_from_training_half_of_each_kind() -> None:
+    full = get_task("hh_rlhf").load(TaskConfig(name="hh_rlhf", train_size=10_000))
+    split = get_task("hh_rlhf").load(TaskConfig(name="hh_rlhf", train_size=10_000,
+                                                validation_items=10))
+    assert [e.answer for e in split.validation].count("harmful") == 5
+    assert [e.id for e in split.validation] == [e.id for e in full.train[:10]]
+    assert [e.id for e in split.train] == [e.id for e in full.train[10:]]
+    assert [e.id for e in split.test] == [e.id for e in full.test]
+    assert full.validation == []
+
+
 def test_benign_prompts_ship_with_the_package() -> None:
     from wst.tasks.hh_rlhf import BENIGN_FILE, benign_prompts
 

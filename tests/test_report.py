@@ -133,3 +133,20 @@ def test_report_names_the_best_validated_teacher_and_tests_it_against_the_start(
     report = write_report(tmp_path).read_text()
     assert ("best 80.0% at step 10 (that teacher: `validation/step-10`); against step 0 on the "
             "same items, McNemar p = 0.03.") in report  # 6 discordant items, all one way
+
+
+def test_a_graded_validation_score_is_compared_with_a_paired_interval(tmp_path):
+    """Judge scores are not 0/1, so McNemar does not apply: the paired difference does."""
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
+    lines = [{"step": 1, "reward": 0.5}, {"step": 0, "validation/accuracy": 0.5, "validation/n": 4},
+             {"step": 5, "validation/accuracy": 0.6, "validation/n": 4}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    ids = [f"v{i}" for i in range(4)]
+    checks = [{"step": 0, "ids": ids, "scores": [0.5, 0.4, 0.6, 0.5]},
+              {"step": 5, "ids": ids, "scores": [0.6, 0.5, 0.7, 0.6]}]
+    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "scores.jsonl").write_text(
+        "\n".join(map(json.dumps, checks)) + "\n")
+    report = write_report(tmp_path).read_text()
+    assert "best 60.0% at step 5; against step 0 on the same items, 10.0 pp [10.0, 10.0]." in report

@@ -80,6 +80,10 @@ class TaskConfig:
     never trained on (GSM8K embedded)."""
     validation_size: Annotated[int, Field(ge=0)] = 32
     """Number of validation items: variants spread over the validation templates."""
+    validation_items: Annotated[int, Field(ge=0)] = 0
+    """Training items held back as a validation set where the task has no templates
+    (``hh_rlhf``: the first of its interleaved training prompts, so half harmful, half
+    benign); never trained on."""
     question_field: str = "question"
     """Field of a record that holds the question (``file`` task)."""
     answer_field: str = "answer"

@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 
 from wst.fileio import atomic_write_text
-from wst.stats import mcnemar_exact, paired_mdd
+from wst.stats import is_binary, mcnemar_exact, paired_difference, paired_mdd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -255,7 +255,7 @@ def write_report(run_dir: Path) -> Path:
         if validation:
             first, best = validation[0], max(validation, key=lambda v: v["validation/accuracy"])
             lines += [f"Validation (greedy teacher, n = {first.get('validation/n', '?')} items "
-                      f"of held-back training templates): {_pct(first['validation/accuracy'])}% "
+                      f"held back from training): {_pct(first['validation/accuracy'])}% "
                       f"at step {first['step']}, {_pct(validation[-1]['validation/accuracy'])}% "
                       f"at step {validation[-1]['step']}, best "
                       f"{_pct(best['validation/accuracy'])}% at step {best['step']}"
@@ -292,5 +292,9 @@ def _against_start(run_dir: Path, step: int) -> str:
     checks = {row["step"]: row["scores"] for row in map(json.loads, path.read_text().splitlines())}
     if 0 not in checks or step not in checks or len(checks[0]) != len(checks[step]):
         return ""
-    p_value = mcnemar_exact(checks[step], checks[0])
-    return f"; against step 0 on the same items, McNemar p = {p_value:.2f}"
+    if is_binary(checks[step]) and is_binary(checks[0]):
+        p_value = mcnemar_exact(checks[step], checks[0])
+        return f"; against step 0 on the same items, McNemar p = {p_value:.2f}"
+    diff = paired_difference(checks[step], checks[0])  # graded (judge) scores
+    return (f"; against step 0 on the same items, {_pct(diff.value)} pp "
+            f"[{_pct(diff.low)}, {_pct(diff.high)}]")

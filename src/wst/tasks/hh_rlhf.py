@@ -100,8 +100,10 @@ class HHRLHF(Task):
             test = _from_hub(config.source, "test")
             train = _from_hub(config.source, "train") if with_train else []
             info["split_by"] = "the hub's train and test splits"
+        validation, train = train[: config.validation_items], train[config.validation_items:]
         return Split(train=train[: config.train_size] if with_train else [],
-                     test=test[: config.test_size] if config.test_size else test, info=info)
+                     test=test[: config.test_size] if config.test_size else test, info=info,
+                     validation=validation)
 
 
 def _read(path: Path) -> list[Example]:
