@@ -80,7 +80,8 @@ def test_shipped_teacher_is_evaluated_with_its_own_card(tmp_path, tiny_teacher, 
                       extra={"max_instruction_tokens": 2})
     seen: dict = {}
 
-    def fake_instructions(model_spec, adapter, meta_prompt, max_tokens, questions, engine="pytorch"):
+    def fake_instructions(model_spec, adapter, meta_prompt, max_tokens, questions,
+                          engine=("pytorch", "f16")):
         seen.update(model=model_spec, adapter=adapter, prompt=meta_prompt, cap=max_tokens)
         return ["ab"] * len(questions)
 

@@ -93,10 +93,12 @@ def _tiny_model(folder: Path, architecture: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("architecture", ["llama", "qwen2"])
-def test_the_gguf_computes_what_the_pytorch_teacher_computes(tmp_path, architecture):
+@pytest.mark.parametrize("architecture, weight_type, tolerance",
+                         [("llama", "f16", 1e-2), ("qwen2", "f16", 1e-2), ("llama", "q8_0", 3e-2)])
+def test_the_gguf_computes_what_the_pytorch_teacher_computes(tmp_path, architecture, weight_type,
+                                                             tolerance):
     """Same prompt tokens (chat template and tokeniser) and the same next-token probability
-    (weights, RoPE layout, hyper-parameters), up to f16 rounding, on every question."""
+    (weights, RoPE layout, hyper-parameters), up to f16 (or 8-bit) rounding, on every question."""
     import torch
 
     from wst.students import Sampling
@@ -104,8 +106,14 @@ def test_the_gguf_computes_what_the_pytorch_teacher_computes(tmp_path, architect
 
     base = _tiny_model(tmp_path / "base", architecture)
     out = export_teacher(str(base), None, tmp_path / "export", DEFAULT_META_PROMPT,
-                         max_instruction_tokens=16, gguf=True)
-    assert json.loads((out / TEACHER_CARD).read_text())["gguf"] == GGUF_NAME
+                         max_instruction_tokens=16, gguf=True, gguf_type=weight_type)
+    card = json.loads((out / TEACHER_CARD).read_text())
+    assert (card["gguf"], card["gguf_type"]) == (GGUF_NAME, weight_type)
+    import gguf
+
+    matrices = {t.tensor_type.name for t in gguf.GGUFReader(out / GGUF_NAME).tensors
+                if len(t.shape) > 1}
+    assert matrices == {weight_type.upper()}
     pytorch = TeacherInstructor(str(out))
     chats = [teacher_messages(DEFAULT_META_PROMPT, q) for q in QUESTIONS]
     llama = LlamaCppStudent(str(out / GGUF_NAME), Sampling(max_tokens=1, top_logprobs=3),
@@ -122,7 +130,7 @@ def test_the_gguf_computes_what_the_pytorch_teacher_computes(tmp_path, architect
             probs = torch.softmax(pytorch.model(**ids).logits[0, -1], dim=-1)
         assert answer.prompt_tokens == ids["input_ids"].shape[1]
         assert max(answer.first_token_probs.values()) == pytest.approx(probs.max().item(),
-                                                                       abs=1e-2)
+                                                                       abs=tolerance)
 
 
 @pytest.mark.slow

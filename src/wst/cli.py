@@ -255,7 +255,7 @@ def tasks() -> None:
 def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
                "--to", help="Folder to write (default RUN/export); an earlier export there is replaced.")] = None,
            gguf: Annotated[bool, typer.Option(
-               "--gguf", help="Also write teacher.gguf in the folder (f16, tokenizer and chat template inside) for llama.cpp and `wst serve`; Llama and Qwen2 teachers.")] = False,
+               "--gguf", help="Also write teacher.gguf in the folder (f16, or teacher.gguf_type; tokenizer and chat template inside) for llama.cpp and `wst serve`; Llama and Qwen2 teachers.")] = False,
            config: ConfigOpt = None, adapter: AdapterOpt = None, set_: SetOpt = None) -> None:
     """Merge the run's trained teacher into one self-contained folder for `wst serve`.
 
@@ -280,7 +280,8 @@ def export(output: OutputOpt = None, to: Annotated[Optional[Path], typer.Option(
             out = export_teacher(card.get("base_model") or cfg.teacher.model, trained,
                                  to or run_dir / "export",
                                  card.get("meta_prompt") or cfg.teacher.meta_prompt,
-                                 run_dir=run_dir if run_dir.is_dir() else None, gguf=gguf)
+                                 run_dir=run_dir if run_dir.is_dir() else None, gguf=gguf,
+                                 gguf_type=cfg.teacher.gguf_type)
     except (ExportError, AssetError, OSError, ValueError) as exc:
         _fail(exc)
     console.print(f"exported teacher: [bold]{out}[/] (serve it: wst serve --teacher {out})")
@@ -333,7 +334,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     try:
         with console.status(f"loading teacher {cfg.teacher.model} ({cfg.teacher.engine})"):
             instructor = load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
-                                         cfg.teacher.engine, parallel=settings.teacher_batch)
+                                         cfg.teacher.engine, parallel=settings.teacher_batch,
+                                         gguf_type=cfg.teacher.gguf_type)
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

@@ -114,6 +114,10 @@ class TeacherConfig:
     ``pytorch``, or ``llamacpp`` on an f16 GGUF of the (merged) teacher, exported once and
     cached. llama.cpp is several times faster on CPU; at f16 its greedy instructions can
     differ from PyTorch's in a word (19 of 20 identical on the 135M teacher)."""
+    gguf_type: Literal["f16", "q8_0"] = "f16"
+    """Weight type of the teacher's GGUF (``wst export --gguf``, ``engine = "llamacpp"``):
+    ``f16``, or ``q8_0`` (8-bit, about half the size and memory traffic of f16; its greedy
+    instructions differ from PyTorch's more often: ``tests/test_export_gguf.py`` measures)."""
     lora: bool = True
     """Train a LoRA adapter (default) instead of all weights."""
     lora_r: Annotated[int, Field(ge=1)] = 16
@@ -278,7 +282,8 @@ class TrainConfig:
     """Sampled teacher instructions per screened question (plus one with no instruction)."""
     validation_steps: Annotated[int, Field(ge=0)] = 0
     """Every this many steps (and before the first), score the current teacher's greedy
-    instructions on the validation split (``task.validation_templates``) with the student as
+    instructions on the validation split (``task.validation_templates`` or
+    ``task.validation_items``) with the student as
     evaluation runs it, and log ``validation/accuracy``: the learning curve, and the only
     score settings and checkpoints may be chosen on (0 = never)."""
     # --- hardware: the same run on a CPU box or on GPUs (configs/gpu.toml) ------------------

@@ -93,7 +93,8 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
     if condition in ("teacher_base", "teacher_trained"):
         return _teacher_instructions(teacher.model, adapter if condition == "teacher_trained"
                                      else None, teacher.meta_prompt,
-                                     teacher.max_instruction_tokens, questions, teacher.engine)
+                                     teacher.max_instruction_tokens, questions,
+                                     (teacher.engine, teacher.gguf_type))
     if condition == "teacher_shipped":
         shipped = shipped_adapter(config)
         if shipped is None:
@@ -104,7 +105,7 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
                                      card.get("meta_prompt", teacher.meta_prompt),
                                      int(card.get("max_instruction_tokens",
                                                   teacher.max_instruction_tokens)), questions,
-                                     teacher.engine)
+                                     (teacher.engine, teacher.gguf_type))
     if condition == "self":
         sampling = Sampling(max_tokens=teacher.max_instruction_tokens * 2,
                             temperature=0.0, seed=config.student.seed)
@@ -116,11 +117,13 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
 
 def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str,
                           max_tokens: int, questions: list[str],
-                          engine: str = "pytorch") -> list[str | None]:
-    if engine == "llamacpp":
+                          engine: tuple[str, str] = ("pytorch", "f16")) -> list[str | None]:
+    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``."""
+    if engine[0] == "llamacpp":
         from wst.teacher_gguf import load_instructor
 
-        teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine)
+        teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine[0],
+                                  gguf_type=engine[1])
         try:
             return list(teacher.instruct_many(questions))
         finally:

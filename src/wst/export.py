@@ -33,13 +33,15 @@ class ExportError(ValueError):
 
 def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir: str | Path,
                    meta_prompt: str, run_dir: str | Path | None = None,
-                   max_instruction_tokens: int | None = None, gguf: bool = False) -> Path:
+                   max_instruction_tokens: int | None = None, gguf: bool = False,
+                   gguf_type: str = "f16") -> Path:
     """Write the merged (or copied) teacher to ``out_dir``; return it.
 
     ``adapter_dir``: a LoRA adapter (merged into ``base_model_spec``), a fully fine-tuned
     model folder (saved as it is), or None (the base model itself). ``max_instruction_tokens``
     None: the adapter's card, else the run's ``teacher.max_instruction_tokens`` (from
-    ``run_dir/config.json``), else 48. ``gguf``: also write ``teacher.gguf``; a teacher it cannot
+    ``run_dir/config.json``), else 48. ``gguf``: also write ``teacher.gguf`` (weights in
+    ``gguf_type``: ``f16`` or ``q8_0``); a teacher it cannot
     convert (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before
     anything is written.
     An existing ``out_dir`` is replaced only when it is an earlier export (it has a
@@ -90,7 +92,8 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
                 shutil.copy2(run / name, partial / target)
                 card.setdefault("files", []).append(target)
     if gguf:
-        card["gguf"] = _write_gguf(partial).name
+        card["gguf"] = _write_gguf(partial, gguf_type).name
+        card["gguf_type"] = gguf_type
     save_teacher_card(partial, meta_prompt, base_model_spec, extra=card)
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
@@ -100,17 +103,18 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
 
 
 def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_prompt: str,
-                max_instruction_tokens: int) -> Path:
-    """The f16 GGUF of this teacher (the adapter merged into its base), exported on first use
+                max_instruction_tokens: int, gguf_type: str = "f16") -> Path:
+    """The ``gguf_type`` GGUF of this teacher (the adapter merged into its base), exported on first use
     into the wst cache folder and reused after: keyed by the base model and the adapter's
-    weight hashes, so a retrained adapter in the same folder gets a new export."""
+    weight hashes and the weight type, so a retrained adapter in the same folder gets a new
+    export."""
     import hashlib
 
     from wst.assets import cache_dir, weights_sha256
     from wst.teacher_gguf import GGUF_NAME
 
     base = Path(base_model_spec)
-    identity = [weights_sha256(base) if base.is_dir() else base_model_spec]
+    identity = [gguf_type, weights_sha256(base) if base.is_dir() else base_model_spec]
     if adapter_dir is not None:
         identity.append(weights_sha256(Path(adapter_dir)) or str(Path(adapter_dir).resolve()))
     key = hashlib.sha256("\n".join(map(str, identity)).encode()).hexdigest()[:16]
@@ -118,15 +122,16 @@ def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_promp
     if not (folder / GGUF_NAME).is_file():
         log.info("exporting the teacher to GGUF for llama.cpp (once): %s", folder)
         export_teacher(base_model_spec, adapter_dir, folder, meta_prompt,
-                       max_instruction_tokens=max_instruction_tokens, gguf=True)
+                       max_instruction_tokens=max_instruction_tokens, gguf=True,
+                       gguf_type=gguf_type)
     return folder / GGUF_NAME
 
 
-def _write_gguf(folder: Path) -> Path:
+def _write_gguf(folder: Path, gguf_type: str) -> Path:
     from wst.teacher_gguf import GGUF_NAME, write_gguf
 
     started = time.perf_counter()
-    path = write_gguf(folder, folder / GGUF_NAME)
+    path = write_gguf(folder, folder / GGUF_NAME, gguf_type)
     log.info("wrote %s (%.0f MB) in %.1f s", path.name, path.stat().st_size / 1e6,
              time.perf_counter() - started)
     return path

@@ -78,12 +78,14 @@ def check_convertible(config: Any, tokenizer: Any) -> None:
         raise UnsupportedTeacher("the teacher's tokenizer has no chat template")
 
 
-def write_gguf(folder: Path, target: Path) -> Path:
-    """Write the transformers model in ``folder`` to ``target`` as an f16 GGUF (1-D tensors,
-    the norms, stay f32, as llama.cpp's converter writes them); return ``target``.
+def write_gguf(folder: Path, target: Path, weight_type: str = "f16") -> Path:
+    """Write the transformers model in ``folder`` to ``target`` as a GGUF whose matrices are
+    ``f16`` or ``q8_0`` (1-D tensors, the norms, stay f32, as llama.cpp's converter writes
+    them); return ``target``.
 
-    f16, not a quantised type, so the weights lose no more than their last bits (the test
-    measures that greedy instructions stay the same); the file is half the fp32 folder's size.
+    f16 by default, so the weights lose no more than their last bits (the test measures that
+    greedy instructions stay the same); q8_0 is quantised by the gguf package's own
+    ``quants.quantize``, as ``convert_hf_to_gguf.py --outtype q8_0`` does.
     """
     import gguf
     from transformers import AutoConfig, AutoTokenizer
@@ -92,7 +94,7 @@ def write_gguf(folder: Path, target: Path) -> Path:
     check_convertible(config, tokenizer)
     arch, permute = _architectures()[config.architectures[0]]
     writer = gguf.GGUFWriter(target, gguf.MODEL_ARCH_NAMES[arch])
-    _add_hyperparameters(writer, config)
+    _add_hyperparameters(writer, config, weight_type)
     _add_vocabulary(writer, folder, tokenizer, config.vocab_size)
     names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
     for name, weights in _tensors(folder):
@@ -101,7 +103,8 @@ def write_gguf(folder: Path, target: Path) -> Path:
             raise UnsupportedTeacher(f"{folder}: no GGUF name for tensor {name}")
         if permute:
             weights = _unrotate(name, weights, config)
-        writer.add_tensor(gguf_name, weights.astype(np.float16 if weights.ndim > 1 else np.float32))
+        data, quantised = _encoded(weights, weight_type)
+        writer.add_tensor(gguf_name, data, **quantised)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -109,7 +112,19 @@ def write_gguf(folder: Path, target: Path) -> Path:
     return target
 
 
-def _add_hyperparameters(writer: Any, config: Any) -> None:
+def _encoded(weights: np.ndarray, weight_type: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """The tensor as written, and ``add_tensor``'s keyword for a quantised one."""
+    import gguf
+
+    if weights.ndim == 1:
+        return weights.astype(np.float32), {}
+    if weight_type == "q8_0":
+        qtype = gguf.GGMLQuantizationType.Q8_0
+        return gguf.quants.quantize(weights.astype(np.float32), qtype), {"raw_dtype": qtype}
+    return weights.astype(np.float16), {}
+
+
+def _add_hyperparameters(writer: Any, config: Any, weight_type: str = "f16") -> None:
     import gguf
 
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
@@ -126,7 +141,8 @@ def _add_hyperparameters(writer: Any, config: Any) -> None:
     writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if weight_type == "q8_0"
+                         else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
@@ -314,12 +330,12 @@ class LlamaCppTeacher:
 
 def load_instructor(model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
                     max_instruction_tokens: int | None = None, engine: str = "pytorch",
-                    parallel: int = 8) -> TeacherInstructor | LlamaCppTeacher:
+                    parallel: int = 8, gguf_type: str = "f16") -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
     A GGUF file, or an export folder holding ``teacher.gguf``, always runs in llama.cpp. With
     ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
-    exported to an f16 GGUF once (``wst.export.cached_gguf``) and runs there too; otherwise it
+    exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too; otherwise it
     runs in PyTorch. ``meta_prompt`` and ``max_instruction_tokens`` left as None come from
     the teacher's card, as ``TeacherInstructor`` reads it.
     """
@@ -331,7 +347,7 @@ def load_instructor(model_spec: str, adapter: str | None = None, meta_prompt: st
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
         meta_prompt, max_instruction_tokens = teacher_settings(
             card, meta_prompt, max_instruction_tokens)
-        gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens)
+        gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type)
     if gguf is not None:
         return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel)
     return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens)
