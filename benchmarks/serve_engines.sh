@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
 # The teacher's share of `wst serve` latency with the teacher in PyTorch and in llama.cpp
-# (teacher.engine), measured side by side in one run on the embedded stack (SmolLM2-135M
+# (teacher.engine; f16 and q8_0 GGUF, teacher.gguf_type), measured side by side in one run on the embedded stack (SmolLM2-135M
 # teacher, 0.5B llama.cpp student, answers capped at 64 tokens, cache off): for each engine a
 # server is started, `benchmarks/serve_load.py` sends REQUESTS different questions at
 # concurrency 8, and the server is stopped. Target (issue 12): teacher share <= 10%.
 #
-#     benchmarks/serve_engines.sh [REQUESTS]      # default 48; about 4 minutes per engine on 2 cores
+#     benchmarks/serve_engines.sh [REQUESTS]      # default 48; about 2 minutes per setting on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-48}
 port=${WST_BENCH_PORT:-8011}
 logs=$(mktemp -d)
-for engine in pytorch llamacpp; do
+for setting in pytorch:f16 llamacpp:f16 llamacpp:q8_0; do
+  engine=${setting%:*} weights=${setting#*:}
   .venv/bin/wst serve -c configs/gsm8k.toml --teacher-engine "$engine" --port "$port" \
-      --set student.cache=false --set serve.teacher_timeout_s=120 >"$logs/$engine.log" 2>&1 &
+      --set teacher.gguf_type="$weights" --set student.cache=false \
+      --set serve.teacher_timeout_s=120 >"$logs/$engine-$weights.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT
   for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null && break
-    kill -0 "$server" 2>/dev/null || { cat "$logs/$engine.log"; exit 1; }
+    kill -0 "$server" 2>/dev/null || { cat "$logs/$engine-$weights.log"; exit 1; }
     sleep 1
   done
-  echo "== teacher engine: $engine"
+  echo "== teacher engine: $engine ($weights weights where llamacpp)"
   .venv/bin/python benchmarks/serve_load.py "http://127.0.0.1:$port" --requests "$requests" \
       --concurrency 8 --max-tokens 64
   kill "$server"; wait "$server" 2>/dev/null || true

@@ -43,6 +43,23 @@ def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripte
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 3
 
 
+def test_reward_fn_times_the_scoring_apart_from_the_student(tmp_path, scripted_student):
+    """A judge's calls are timed as scoring, so a step's cost shows judge next to student."""
+    import time
+
+    class SlowScorer(GSM8K):
+        def score_answers(self, answers, examples):
+            time.sleep(0.2)
+            return super().score_answers(answers, examples)
+
+    config = load_run_config(None, [f"output_dir={tmp_path}"])
+    clock = StepClock()
+    reward = make_reward_fn(scripted_student, SlowScorer(), config, clock, tmp_path / "s.jsonl")
+    reward([[{"role": "assistant", "content": "ab"}]], question=["What is 3 + 4?"],
+           answer=["7"], example_id=["q"])
+    assert clock.scoring >= 0.2 > clock.student
+
+
 def test_reward_fn_gives_the_student_the_conversation_so_far(tmp_path, scripted_student):
     from wst.train import train_dataset
 
@@ -64,7 +81,7 @@ def test_grpo_steps_log_metrics_checkpoint_and_resume(tmp_path, tiny_teacher, sc
     assert [m["step"] for m in steps] == [1, 2]
     for key in ("reward", "frac_reward_zero_std", "student/accuracy", "instruction/leak_rate",
                 "instruction/words", "time/teacher_generation_s", "time/student_s",
-                "time/update_s"):
+                "time/scoring_s", "time/update_s"):
         assert key in steps[0], key
     assert steps[0]["time/student_s"] > 0 and steps[0]["time/teacher_generation_s"] > 0
     assert len(scripted_student.requests) == 2 * 2 * 4  # steps x questions x generations

@@ -248,8 +248,10 @@ def write_report(run_dir: Path) -> Path:
             "`\\boxed{}` (most of them cut by the answer-token cap).", "",
             f"{len(metrics)} GRPO steps. Last step: reward {last['reward']:.3f}, zero-variance "
             f"groups {last.get('frac_reward_zero_std', float('nan')):.2f}, seconds in teacher "
-            f"generation / student / update: {last.get('time/teacher_generation_s', 0):.1f} / "
-            f"{last.get('time/student_s', 0):.1f} / {last.get('time/update_s', 0):.1f}.", "",
+            f"generation / student / scoring (the judge, where one scores) / update: "
+            f"{last.get('time/teacher_generation_s', 0):.1f} / "
+            f"{last.get('time/student_s', 0):.1f} / {last.get('time/scoring_s', 0):.1f} / "
+            f"{last.get('time/update_s', 0):.1f}.", "",
             "![training curve](training.png)", "",
         ]
         if validation:

@@ -51,6 +51,8 @@ class StepClock:
 
     generation: float = 0.0
     student: float = 0.0
+    scoring: float = 0.0
+    """Scoring the answers: the judge model's calls on a judged task (hh_rlhf)."""
 
 
 def reward_sampling(student: Student, config: RunConfig) -> Sampling:
@@ -85,7 +87,9 @@ def make_reward_fn(
             sampling,
         )
         clock.student = time.perf_counter() - started
+        started = time.perf_counter()
         scores = task.score_answers(answers, examples)
+        clock.scoring = time.perf_counter() - started
         leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
         rewards = instruction_rewards(scores, leaked, config.train.leak_penalty)
         if log_metric is not None:
@@ -144,7 +148,7 @@ class WSTTrainer(GRPOTrainer):
         return result
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        self.clock.generation = self.clock.student = 0.0
+        self.clock.generation = self.clock.student = self.clock.scoring = 0.0
         started = time.perf_counter()
         loss = super().training_step(model, inputs, num_items_in_batch)
         total = time.perf_counter() - started
@@ -152,7 +156,9 @@ class WSTTrainer(GRPOTrainer):
         metrics = self._metrics["train"]
         metrics["time/teacher_generation_s"].append(self.clock.generation)
         metrics["time/student_s"].append(self.clock.student)
-        metrics["time/update_s"].append(total - self.clock.generation - self.clock.student)
+        metrics["time/scoring_s"].append(self.clock.scoring)
+        metrics["time/update_s"].append(total - self.clock.generation - self.clock.student
+                                        - self.clock.scoring)
         return loss
 
 
@@ -271,11 +277,12 @@ class MetricsFile(TrainerCallback):
         if "reward" in logs:
             log.info(
                 "step %d/%d  reward %.3f  student acc %.3f  zero-variance groups %.2f  leak %.2f"
-                "  |  seconds: teacher %.1f, student %.1f, update %.1f",
+                "  |  seconds: teacher %.1f, student %.1f, scoring %.1f, update %.1f",
                 state.global_step, state.max_steps, logs["reward"],
                 logs.get("student/accuracy", float("nan")), logs.get("frac_reward_zero_std", 0),
                 logs.get("instruction/leak_rate", 0), logs.get("time/teacher_generation_s", 0),
-                logs.get("time/student_s", 0), logs.get("time/update_s", 0),
+                logs.get("time/student_s", 0), logs.get("time/scoring_s", 0),
+                logs.get("time/update_s", 0),
             )
 
 
