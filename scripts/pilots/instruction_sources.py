@@ -90,7 +90,8 @@ def answer_and_score(student: Student, task: Task, pool: list[Example],
 def summary_table(sources: dict[str, list[str | None]], scores: dict[str, list[float]],
                   task: Task, pool: list[Example]) -> str:
     """Markdown: accuracy with Wilson interval, paired difference from none, McNemar p, leaks."""
-    lines = ["| source | right | accuracy [95% CI] | vs none [95% CI] | McNemar p | leaks | words |",
+    lines = ["| source | right | accuracy [95% CI] | vs none [95% CI] | McNemar p | leaks "
+             "| words |",
              "|---|---|---|---|---|---|---|"]
     base = scores["none"]
     for name, values in scores.items():

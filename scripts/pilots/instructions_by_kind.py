@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wst.stats import mean_interval, paired_difference
 from wst.students import make_student
-from wst.tasks import Example, get_task, load_run_config
+from wst.tasks import Example, attach_judge, get_task, load_run_config
 
 KINDS = ("harmful", "benign")
 
@@ -37,7 +37,7 @@ def main() -> None:
     sources: dict[str, dict[str, str | None]] = {
         "none": {kind: None for kind in KINDS}, **json.loads(args.instructions.read_text())}
     config = load_run_config(args.config, args.set)
-    task = get_task(config.task.name, config.task)
+    task = attach_judge(get_task(config.task.name, config.task), config)
     train = task.load(config.task).train
     pool = [e for kind in KINDS for e in [e for e in train if e.answer == kind][: args.per_kind]]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -55,6 +55,8 @@ def main() -> None:
                  for e, w, a, s in zip(pool, instructions, answers, scores[name])]
         print(f"{name}: mean {sum(scores[name]) / len(pool):.3f}", flush=True)
     student.close()
+    if task.judge is not None:
+        task.judge.close()
     with (args.out / "rows.jsonl").open("w") as fh:
         fh.writelines(json.dumps(row) + "\n" for row in rows)
     table = summary_table(scores, pool)

@@ -328,15 +328,17 @@ class LlamaCppTeacher:
         self._engine.close()
 
 
-def load_instructor(model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
-                    max_instruction_tokens: int | None = None, engine: str = "pytorch",
-                    parallel: int = 8, gguf_type: str = "f16") -> TeacherInstructor | LlamaCppTeacher:
+def load_instructor(
+    model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
+    max_instruction_tokens: int | None = None, engine: str = "pytorch", parallel: int = 8,
+    gguf_type: str = "f16",
+) -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
     A GGUF file, or an export folder holding ``teacher.gguf``, always runs in llama.cpp. With
     ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
-    exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too; otherwise it
-    runs in PyTorch. ``meta_prompt`` and ``max_instruction_tokens`` left as None come from
+    exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too;
+    otherwise it runs in PyTorch. ``meta_prompt`` and ``max_instruction_tokens`` left as None come from
     the teacher's card, as ``TeacherInstructor`` reads it.
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
