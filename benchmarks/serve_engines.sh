@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The teacher's share of `wst serve` latency with the teacher in PyTorch and in llama.cpp
 # (teacher.engine; f16 and q8_0 GGUF, teacher.gguf_type), measured side by side in one run
-# on the embedded stack (SmolLM2-135M teacher, 0.5B llama.cpp student, answers capped at 64 tokens, cache off): for each engine a
-# server is started, `benchmarks/serve_load.py` sends REQUESTS different questions at
-# concurrency 8, and the server is stopped. Target (issue 12): teacher share <= 10%.
+# on the embedded stack (SmolLM2-135M teacher, 0.5B llama.cpp student, answers capped at 64
+# tokens, cache off): for each setting a server is started, `benchmarks/serve_load.py` sends
+# REQUESTS different questions at concurrency 8, and the server is stopped.
+# Target (issue 12): teacher share <= 10%.
 #
-#     benchmarks/serve_engines.sh [REQUESTS]      # default 48; about 2 minutes per setting on 2 cores
+#     benchmarks/serve_engines.sh [REQUESTS]   # default 48; about 2 minutes a setting on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-48}
