@@ -150,3 +150,17 @@ def test_a_graded_validation_score_is_compared_with_a_paired_interval(tmp_path):
         "\n".join(map(json.dumps, checks)) + "\n")
     report = write_report(tmp_path).read_text()
     assert "best 60.0% at step 5; against step 0 on the same items, 10.0 pp [10.0, 10.0]." in report
+
+
+def test_report_shows_what_the_trained_teacher_wrote(tmp_path):
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
+    records = [{"condition": c, "id": f"q{i}", "question": f"How do I | do thing {i}?",
+                "reference": "harmful", "instruction": f"Refuse {c}", "answer": "No.\nSorry.",
+                "score": 0.8} for c in ("none", "teacher_trained") for i in range(25)]
+    (tmp_path / "eval" / "records.jsonl").write_text(
+        "\n".join(map(json.dumps, records)) + "\n")
+    report = write_report(tmp_path).read_text()
+    assert "## What the teacher writes (teacher_trained, first 20 held-out items)" in report
+    assert report.count("| Refuse teacher_trained | No. Sorry. | 0.80 |") == 20
+    assert "Refuse none" not in report and "How do I \\| do thing 0?" in report

@@ -184,6 +184,34 @@ def judge_section(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def samples_section(run_dir: Path, n: int = 20) -> list[str]:
+    """The first ``n`` held-out items under the trained (else shipped) teacher: request,
+    instruction, the start of the reply and its score, so a reader can see what the score
+    rewards (``eval/records.jsonl`` has them all)."""
+    path = run_dir / "eval" / "records.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line]
+    for condition in ("teacher_trained", "teacher_shipped"):
+        rows = [r for r in records if r["condition"] == condition][:n]
+        if rows:
+            break
+    else:
+        return []
+
+    def cell(text: str | None, limit: int) -> str:
+        text = " ".join((text or "").split()).replace("|", "\\|")
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    lines = [f"## What the teacher writes ({condition}, first {len(rows)} held-out items)", "",
+             "| reference | request | instruction | reply (start) | score |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {cell(r['reference'], 12)} | {cell(r['question'], 80)} | "
+              f"{cell(r['instruction'], 160)} | {cell(r['answer'], 160)} | {r['score']:.2f} |"
+              for r in rows]
+    return lines + [""]
+
+
 def screen_section(run_dir: Path) -> list[str]:
     """Report lines on screening (``RUN/screen.jsonl``, see ``wst.screen``): how many
     training questions were kept and why the others were not."""
@@ -236,6 +264,7 @@ def write_report(run_dir: Path) -> Path:
                   "evidence than one on the real problems.", "", subsets, ""]
     if "judge" in summary:
         lines += judge_section(summary)
+    lines += samples_section(run_dir)
     if metrics:
         validation = read_metrics(run_dir, "validation/accuracy")
         plot_training(metrics, run_dir / "training.png", validation)
@@ -243,9 +272,10 @@ def write_report(run_dir: Path) -> Path:
         lines += [
             "## Training", "",
             f"Over all steps: mean reward {_mean(metrics, 'reward'):.3f}, mean share of groups "
-            f"with zero reward variance {_mean(metrics, 'frac_reward_zero_std'):.2f}, "
-            f"{_unboxed_share(run_dir)} of the student's training answers without a final "
-            "`\\boxed{}` (most of them cut by the answer-token cap).", "",
+            f"with zero reward variance {_mean(metrics, 'frac_reward_zero_std'):.2f}"
+            + ("." if "judge" in summary else
+               f", {_unboxed_share(run_dir)} of the student's training answers without a "
+               "final `\\boxed{}` (most of them cut by the answer-token cap)."), "",
             f"{len(metrics)} GRPO steps. Last step: reward {last['reward']:.3f}, zero-variance "
             f"groups {last.get('frac_reward_zero_std', float('nan')):.2f}, seconds in teacher "
             f"generation / student / scoring (the judge, where one scores) / update: "
