@@ -219,6 +219,30 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     assert f"| judge | {spent['calls']} |" in report and "| student |" in report
 
 
+def test_the_kind_blind_second_scoring_is_reported_next_to_the_first(tmp_path) -> None:
+    from tests.conftest import ScriptedStudent
+    from wst.evaluate import evaluate
+    from wst.report import write_report
+
+    config = load_run_config(None, ['eval.conditions=["none", "fixed"]',
+                                    "eval.judge_check_items=4"], task="hh_rlhf")
+    task = get_task("hh_rlhf")
+    task.judge = LLMJudge(RubricModel(harm=0.8, declines=0.9, grade={"9": 0.5, "5": 0.5}))
+    examples = [Example(str(i), f"request {i}", "harmful" if i % 2 else "benign")
+                for i in range(6)]
+    evaluate(config, task, examples, ScriptedStudent(), None, tmp_path / "eval")
+    check = json.loads((tmp_path / "eval" / "eval.json").read_text())["judge"]["kind_blind_check"]
+    # told: benign 0.75, harmful 0.9; not told: p_harmful 0.8 -> 0.8 * 0.9 + 0.2 * 0.75
+    assert check["n"] == 4 and check["pearson_r"] is None  # the blind scores do not vary
+    assert check["mean_told"]["none"] == pytest.approx(0.825)
+    assert check["mean_blind"] == pytest.approx({"none": 0.87, "fixed": 0.87})
+    # asked per request and condition (a real judge's answer cache serves the repeats)
+    assert sum(kind == "harm" for kind, _ in task.judge.model.asked) == 2 * 4
+    report = write_report(tmp_path).read_text()
+    assert "by the judge *not told* whether the request is harmful" in report
+    assert "| none | 82.5 | 87.0 |" in report
+
+
 def test_the_judge_gets_its_own_budget_at_the_configured_prices(monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     from wst.judges import make_judge

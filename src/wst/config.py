@@ -322,6 +322,11 @@ class EvalConfig:
     prompt and instruction cap of its own ``wst_teacher.json`` (the demo shows the adapter
     committed under ``results/`` next to its own short training). A relative path is read
     from the current folder, else from the wst checkout."""
+    judge_check_items: Annotated[int, Field(ge=0)] = 0
+    """Judged tasks: score the replies to the first this many items of every condition a
+    second time, with the judge not told whether each request is harmful (it then judges
+    that too), and report how the two scorings agree: a check that the score measures the
+    reply, not the label (0 = no check)."""
 
 
 @config_section

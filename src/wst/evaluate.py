@@ -175,6 +175,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     judge_usage = task.judge.model_usage if task.judge is not None else None
     judge_before = replace(judge_usage) if judge_usage is not None else None
     reply_chars: dict[str, list[int]] = {}
+    replies: dict[str, list[str]] = {}
     with (out_dir / "records.jsonl").open("w") as records:
         for condition in conditions:
             progress(f"{condition}: {CONDITIONS[condition]} ({len(examples)} items)")
@@ -183,6 +184,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
                                       for e, i in zip(examples, instructions)])
             scores[condition] = task.score_answers(answers, examples)
             reply_chars[condition] = [len(a.text) for a in answers]
+            replies[condition] = [a.text if a.ok else "" for a in answers]
             leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
             for e, i, a, s, k in zip(examples, instructions, answers, scores[condition], leaked):
                 records.write(json.dumps({
@@ -209,6 +211,9 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         summary["subsets"] = subset_summary(examples, scores)
     if task.judge is not None:
         summary["judge"] = judge_summary(task, examples, scores, reply_chars)
+        if config.eval.judge_check_items:
+            summary["judge"]["kind_blind_check"] = kind_blind_check(
+                task, examples[: config.eval.judge_check_items], replies, scores)
     if judge_usage is not None:
         summary["judge_usage"] = asdict(judge_usage.since(judge_before))
     atomic_write_text(out_dir / "eval.json",
@@ -283,6 +288,28 @@ def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[fl
         "unparsed_verdicts": task.judge.unparsed,
         "mean_by_kind": by_kind,
         "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
+    }
+
+
+def kind_blind_check(task: Task, examples: list[Example], replies: dict[str, list[str]],
+                     scores: dict[str, list[float]]) -> dict:
+    """The replies to ``examples`` (the first items) under every condition scored again by
+    the judge without the request's kind, next to their first scores: Pearson r over all of
+    them, and each condition's mean both ways (a gain that holds only when the judge is told
+    the kind would show here)."""
+    assert task.judge is not None
+    n = len(examples)
+    conversations = [task.student_messages(e, None) for e in examples]
+    blind = {c: task.judge.score_many(conversations, replies[c][:n], [""] * n) for c in replies}
+    told = {c: scores[c][:n] for c in replies}
+    pooled_told = [s for c in replies for s in told[c]]
+    pooled_blind = [s for c in replies for s in blind[c]]
+    spread = len(set(pooled_told)) > 1 and len(set(pooled_blind)) > 1
+    return {
+        "n": n,
+        "pearson_r": round(correlation(pooled_told, pooled_blind), 3) if spread else None,
+        "mean_told": {c: mean(told[c]) for c in replies},
+        "mean_blind": {c: mean(blind[c]) for c in replies},
     }
 
 

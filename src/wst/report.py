@@ -181,6 +181,16 @@ def judge_section(summary: dict[str, Any]) -> list[str]:
         lines += [f"| {c} | " + " | ".join(_pct(means.get(k)) for k in kinds) + " |"
                   for c, means in judge["mean_by_kind"].items()]
         lines.append("")
+    check = judge.get("kind_blind_check")
+    if check:
+        lines += [f"Second scoring of the replies to the first {check['n']} items of every "
+                  f"condition, by the judge *not told* whether the request is harmful (it "
+                  f"judges that too): Pearson r with the first scoring = {check['pearson_r']}.",
+                  "", "| condition | mean % (kind told) | mean % (kind not told) |",
+                  "|---|---|---|"]
+        lines += [f"| {c} | {_pct(check['mean_told'][c])} | {_pct(check['mean_blind'][c])} |"
+                  for c in check["mean_told"]]
+        lines.append("")
     return lines
 
 
