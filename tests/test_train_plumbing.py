@@ -170,3 +170,25 @@ def test_grpo_args_follow_the_hardware_fields(tmp_path):
     assert args.gradient_checkpointing and not args.use_vllm
     assert (args.vllm_mode, args.vllm_server_base_url) == ("server", "http://h:8000")
     assert not grpo_args(load_run_config(), tmp_path).gradient_checkpointing
+
+
+def test_an_adapter_kept_without_its_tokenizer_loads_with_the_bases(tmp_path, tiny_teacher):
+    """results/ keeps adapters small: the weights and card, not a copy of the base tokenizer."""
+    import shutil
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from wst.teacher import load_teacher, write_instructions
+
+    full, slim = tmp_path / "full", tmp_path / "slim"
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_teacher),
+                           LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False))
+    model.save_pretrained(full)
+    AutoTokenizer.from_pretrained(tiny_teacher).save_pretrained(full)
+    slim.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        shutil.copy(full / name, slim / name)
+    written = [write_instructions(*load_teacher(str(tiny_teacher), str(folder)),
+                                  ["What is 3 + 4?"], "Q: {question}", 6) for folder in (full, slim)]
+    assert written[0] == written[1]

@@ -107,7 +107,9 @@ def load_teacher(model_spec: str, adapter: str | None = None):
         adapter = None
     with model_errors(path, "teacher"):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    tokenizer = load_tokenizer(adapter or path)
+    # An adapter saved without its tokenizer (results/ keeps adapters small) uses the base's.
+    own_tokenizer = adapter and (Path(adapter) / "tokenizer_config.json").exists()
+    tokenizer = load_tokenizer(adapter if own_tokenizer else path)
     if adapter:
         from peft import PeftModel
 
