@@ -20,7 +20,7 @@ from pathlib import Path
 from wst.evaluate import evaluate
 from wst.report import results_table
 from wst.students import make_student
-from wst.tasks import get_task, load_run_config
+from wst.tasks import attach_judge, get_task, load_run_config
 
 
 def main() -> None:
@@ -36,10 +36,11 @@ def main() -> None:
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads(args.prompts.read_text())
     config = load_run_config(args.config, args.set)
-    task = get_task(config.task.name, config.task)
+    task = attach_judge(get_task(config.task.name, config.task), config)
     examples = task.load(config.task, with_train=False).validation
     if not examples:
-        raise SystemExit("no validation items: set task.validation_templates")
+        raise SystemExit("no validation items: set task.validation_templates (or "
+                         "task.validation_items)")
     student = make_student(config.student)
     tables = []
     for k, (name, prompt) in enumerate(prompts.items()):

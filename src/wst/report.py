@@ -110,18 +110,19 @@ def read_metrics(run_dir: Path, key: str = "reward") -> list[dict[str, Any]]:
 
 def plot_training(metrics: list[dict[str, Any]], path: Path,
                   validation: list[dict[str, Any]] | None = None) -> None:
-    """The learning curve: reward, training accuracy, zero-variance share and (when logged)
-    the validation accuracy of the greedy teacher, per step."""
+    """The learning curve: reward, the student's score on training items (accuracy, or the
+    judge's mean), zero-variance share and (when logged) the validation score of the greedy
+    teacher, per step."""
     steps = [m["step"] for m in metrics]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, [m["reward"] for m in metrics], marker="o", ms=3, label="mean reward")
     if validation:
         ax.plot([v["step"] for v in validation], [v["validation/accuracy"] for v in validation],
                 marker="s", color="black",
-                label=f"validation accuracy (greedy, n={validation[-1].get('validation/n', '?')})")
+                label=f"validation score (greedy, n={validation[-1].get('validation/n', '?')})")
     if metrics and "student/accuracy" in metrics[0]:
         ax.plot(steps, [m["student/accuracy"] for m in metrics], ls="--",
-                label="student accuracy (training items)")
+                label="student score (training items)")
     ax.plot(steps, [m.get("frac_reward_zero_std", float("nan")) for m in metrics], ls=":",
             label="share of groups with zero reward variance")
     ax.set_xlabel("GRPO step")
