@@ -119,17 +119,12 @@ def test_screen_section_says_when_training_fell_back_to_the_whole_pool(tmp_path)
 
 
 def test_report_names_the_best_validated_teacher_and_tests_it_against_the_start(tmp_path):
-    (tmp_path / "eval").mkdir()
-    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
     lines = [{"step": 1, "reward": 0.5}, {"step": 0, "validation/accuracy": 0.2, "validation/n": 10},
              {"step": 10, "validation/accuracy": 0.8, "validation/n": 10}]
-    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
     (tmp_path / "validation" / "step-10").mkdir(parents=True)
     ids = [f"v{i}" for i in range(10)]
-    checks = [{"step": 0, "ids": ids, "scores": [1.0] * 2 + [0.0] * 8},
-              {"step": 10, "ids": ids, "scores": [1.0] * 8 + [0.0] * 2}]
-    (tmp_path / "validation" / "scores.jsonl").write_text(
-        "\n".join(map(json.dumps, checks)) + "\n")
+    _validated_run(tmp_path, lines, [{"step": 0, "ids": ids, "scores": [1.0] * 2 + [0.0] * 8},
+                                     {"step": 10, "ids": ids, "scores": [1.0] * 8 + [0.0] * 2}])
     report = write_report(tmp_path).read_text()
     assert ("best 80.0% at step 10 (that teacher: `validation/step-10`); against step 0 on the "
             "same items, McNemar p = 0.03.") in report  # 6 discordant items, all one way
@@ -137,17 +132,11 @@ def test_report_names_the_best_validated_teacher_and_tests_it_against_the_start(
 
 def test_a_graded_validation_score_is_compared_with_a_paired_interval(tmp_path):
     """Judge scores are not 0/1, so McNemar does not apply: the paired difference does."""
-    (tmp_path / "eval").mkdir()
-    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
     lines = [{"step": 1, "reward": 0.5}, {"step": 0, "validation/accuracy": 0.5, "validation/n": 4},
              {"step": 5, "validation/accuracy": 0.6, "validation/n": 4}]
-    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
     ids = [f"v{i}" for i in range(4)]
-    checks = [{"step": 0, "ids": ids, "scores": [0.5, 0.4, 0.6, 0.5]},
-              {"step": 5, "ids": ids, "scores": [0.6, 0.5, 0.7, 0.6]}]
-    (tmp_path / "validation").mkdir()
-    (tmp_path / "validation" / "scores.jsonl").write_text(
-        "\n".join(map(json.dumps, checks)) + "\n")
+    _validated_run(tmp_path, lines, [{"step": 0, "ids": ids, "scores": [0.5, 0.4, 0.6, 0.5]},
+                                     {"step": 5, "ids": ids, "scores": [0.6, 0.5, 0.7, 0.6]}])
     report = write_report(tmp_path).read_text()
     assert "best 60.0% at step 5; against step 0 on the same items, 10.0 pp [10.0, 10.0]." in report
 
@@ -164,3 +153,13 @@ def test_report_shows_what_the_trained_teacher_wrote(tmp_path):
     assert "## What the teacher writes (teacher_trained, first 20 held-out items)" in report
     assert report.count("| Refuse teacher_trained | No. Sorry. | 0.80 |") == 20
     assert "Refuse none" not in report and "How do I \\| do thing 0?" in report
+
+
+def _validated_run(tmp_path, metrics: list[dict], checks: list[dict]):
+    """A run folder with an evaluation, these metrics lines and validation checks."""
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(_summary()))
+    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, metrics)) + "\n")
+    (tmp_path / "validation").mkdir(exist_ok=True)
+    (tmp_path / "validation" / "scores.jsonl").write_text(
+        "\n".join(map(json.dumps, checks)) + "\n")

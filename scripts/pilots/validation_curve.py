@@ -1,0 +1,47 @@
+"""The validation checks of a run, per step: mean score, per kind (hh_rlhf), and the paired
+difference from step 0 and, given the ``none`` records of the same items, from no instruction.
+
+    .venv/bin/python scripts/pilots/validation_curve.py runs/hh_rlhf_1.5b \
+        --none results/pilots/p15-hh-validation-none/default/records.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from wst.stats import paired_difference
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--none", type=Path, help="records.jsonl with a none condition")
+    args = parser.parse_args()
+    checks = [json.loads(line) for line in (args.run / "validation" / "scores.jsonl").open()]
+    none = ({r["id"]: r["score"] for r in map(json.loads, args.none.open())
+             if r["condition"] == "none"} if args.none else None)
+    print("| step | mean % | harmful % | benign % | vs step 0, pp [95% CI] | vs none, pp [95% CI] |")
+    print("|---|---|---|---|---|---|")
+    for check in checks:
+        scores, ids = check["scores"], check["ids"]
+        kinds = [_mean([s for i, s in zip(ids, scores) if i.startswith("benign") == benign])
+                 for benign in (False, True)]
+        columns = [_diff(scores, checks[0]["scores"])]
+        columns.append(_diff(scores, [none[i] for i in ids]) if none else "")
+        print(f"| {check['step']} | {_mean(scores):.1f} | {kinds[0]:.1f} | {kinds[1]:.1f} | "
+              + " | ".join(columns) + " |")
+
+
+def _mean(values: list[float]) -> float:
+    return 100 * sum(values) / len(values) if values else float("nan")
+
+
+def _diff(a: list[float], b: list[float]) -> str:
+    d = paired_difference(a, b)
+    return f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
+
+
+if __name__ == "__main__":
+    main()
