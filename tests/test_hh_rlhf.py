@@ -88,6 +88,7 @@ def test_embedded_mix_is_balanced_seeded_and_disjoint() -> None:
         kinds = [e.answer for e in part]
         assert kinds.count("harmful") == kinds.count("benign") > 0
     assert [e.answer for e in split.test[:4]] == ["harmful", "benign", "harmful", "benign"]
+    assert all(e.subset == e.answer for e in split.test)  # the report compares kinds apart
     assert split.info["n_harmful_available"] == 1139  # Do-Not-Answer 939 + HarmBench 200
     other = get_task("hh_rlhf").load(TaskConfig(name="hh_rlhf", test_size=0, split_seed=1))
     assert [e.id for e in other.test] != [e.id for e in split.test]

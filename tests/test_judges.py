@@ -201,11 +201,15 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     config = load_run_config(None, ["eval.conditions=[\"none\", \"fixed\"]"], task="hh_rlhf")
     task = get_task("hh_rlhf")
     task.judge = LLMJudge(RubricModel(declines=0.9, grade={"9": 0.5, "5": 0.5}))
-    examples = [Example(str(i), f"request {i}", "harmful" if i % 2 else "benign")
-                for i in range(6)]
+    kinds = ["harmful" if i % 2 else "benign" for i in range(6)]
+    examples = [Example(str(i), f"request {i}", kind, subset=kind) for i, kind in enumerate(kinds)]
     evaluate(config, task, examples, ScriptedStudent(), None, tmp_path / "eval")
     summary = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert summary["metric"] == "mean judge score"
+    # each kind is compared apart, so a gain on one kind bought on the other shows
+    benign = summary["subsets"]["benign"]
+    assert benign["n"] == 3 and benign["comparisons"][0]["baseline"] == "none"
+    assert set(summary["judge"]["mean_reply_chars"]) == {"none", "fixed"}
     judged = summary["judge"]
     assert judged["judge"] == "rubric-model" and judged["unparsed_verdicts"] == 0
     assert judged["mean_by_kind"]["none"] == pytest.approx({"benign": 0.75, "harmful": 0.9})
@@ -214,6 +218,7 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     report = write_report(tmp_path).read_text()
     assert "mean judge score % [95% CI]" in report and "## Judge" in report
     assert "| none | 75.0 | 90.0 |" in report
+    assert "| fixed vs none | benign | 3 |" in report and "Mean reply length" in report
     spent = summary["judge_usage"]  # the judge's spend is reported beside the student's
     assert spent["calls"] == len(task.judge.model.asked) > 0
     assert f"| judge | {spent['calls']} |" in report and "| student |" in report

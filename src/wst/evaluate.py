@@ -274,8 +274,9 @@ def json_safe(value: Any) -> Any:
 def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[float]],
                   reply_chars: dict[str, list[int]]) -> dict:
     """What a reader needs to trust judge scores: who judged, unreadable verdicts, mean score
-    per kind of request (where known) and the length-bias check (Pearson r of reply length
-    and score over all replies; near 0 means length did not buy score)."""
+    per kind of request (where known) and the length-bias checks (Pearson r of reply length
+    and score over all replies, near 0 when length did not buy score; each condition's mean
+    reply length)."""
     assert task.judge is not None
     kinds = sorted({e.answer for e in examples if e.answer})
     by_kind = {c: {k: mean(s for s, e in zip(own, examples) if e.answer == k) for k in kinds}
@@ -288,6 +289,7 @@ def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[fl
         "unparsed_verdicts": task.judge.unparsed,
         "mean_by_kind": by_kind,
         "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
+        "mean_reply_chars": {c: mean(reply_chars[c]) for c in scores},
     }
 
 

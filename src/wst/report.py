@@ -175,6 +175,10 @@ def judge_section(summary: dict[str, Any]) -> list[str]:
              f"controls); {judge['unparsed_verdicts']} unreadable verdicts (scored 0.5). "
              f"Length-bias check: Pearson r of reply length and score = "
              f"{judge['length_score_pearson_r']}.", ""]
+    if judge.get("mean_reply_chars"):
+        lines += ["Mean reply length, characters (a gain bought by longer replies would show "
+                  "here): " + ", ".join(f"{c} {n:.0f}" for c, n in
+                                        judge["mean_reply_chars"].items()) + ".", ""]
     kinds = sorted({k for means in judge["mean_by_kind"].values() for k in means})
     if kinds:
         lines += ["| condition | " + " | ".join(f"{k} %" for k in kinds) + " |",
@@ -272,7 +276,9 @@ def write_report(run_dir: Path) -> Path:
         lines += ["## By subset of the test set", "",
                   "GSM8K: `real` problems of the held-out templates and generated `variant`s of "
                   "them (other names and numbers); a gain on the variants alone is weaker "
-                  "evidence than one on the real problems.", "", subsets, ""]
+                  "evidence than one on the real problems. hh_rlhf: `harmful` and `benign` "
+                  "requests; a gain on harmful ones bought by declining benign ones shows "
+                  "here as a significant drop on `benign`.", "", subsets, ""]
     if "judge" in summary:
         lines += judge_section(summary)
     lines += samples_section(run_dir)

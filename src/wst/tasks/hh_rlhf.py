@@ -68,7 +68,7 @@ def prompt_of(transcript: str, where: str) -> list[dict[str, str]]:
 def example_from_messages(identifier: str, messages: list[dict[str, str]],
                           kind: str = "") -> Example:
     history = tuple((m["role"], m["content"]) for m in messages[:-1])
-    return Example(identifier, messages[-1]["content"], kind, history=history)
+    return Example(identifier, messages[-1]["content"], kind, history=history, subset=kind)
 
 
 class HHRLHF(Task):
@@ -150,16 +150,16 @@ def harmful_prompts() -> list[Example]:
     for path in sorted((data / "donotanswer").glob("*.jsonl")):
         for where, record in read_numbered(path):
             examples.append(Example(f"dna-{path.stem}-{where.split()[-1]}",
-                                    record["prompt"].strip(), "harmful"))
+                                    record["prompt"].strip(), "harmful", subset="harmful"))
     lines = (data / "harmbench" / "harmbench_prompts.txt").read_text().splitlines()
-    examples += [Example(f"harmbench-{n}", line.strip(), "harmful")
+    examples += [Example(f"harmbench-{n}", line.strip(), "harmful", subset="harmful")
                  for n, line in enumerate(lines, start=1) if line.strip()]
     return examples
 
 
 def benign_prompts() -> list[Example]:
     lines = BENIGN_FILE.read_text().splitlines()
-    return [Example(f"benign-{n}", line.strip(), "benign")
+    return [Example(f"benign-{n}", line.strip(), "benign", subset="benign")
             for n, line in enumerate(lines, start=1) if line.strip()]
 
 
