@@ -49,7 +49,8 @@ def main() -> None:
     setups: dict[str, dict] = json.loads(args.setups.read_text())
     config = load_run_config(args.config, ["student.cache=false"])
     task = get_task(config.task.name, config.task)
-    conversations = {e.id: task.student_messages(e, None) for e in task.load(config.task).train}
+    split = task.load(config.task)
+    conversations = {e.id: task.student_messages(e, None) for e in split.train + split.validation}
     rows = [json.loads(line) for line in args.rows.read_text().splitlines()]
     pairs = [json.loads(line) for line in PAIRS.read_text().splitlines()]
     items = ([conversations[r["id"]] for r in rows], [r["reply"] for r in rows],

@@ -99,6 +99,18 @@ def mdd_sentence(summary: dict[str, Any]) -> str:
             f"share of discordant items, and {typical}.")
 
 
+def _steps_sentence(metrics: list[dict[str, Any]], steps: int) -> str:
+    """How many optimizer steps ran, and on how many of them instructions were sampled
+    afresh (with ``num_iterations`` > 1 the others reuse the last batch and log no reward).
+
+    >>> _steps_sentence([{"step": 1}, {"step": 3}], 4), _steps_sentence([{"step": 1}], 1)
+    ('4 GRPO steps, 2 of them on freshly sampled instructions.', '1 GRPO step.')
+    """
+    fresh = f", {len(metrics)} of them on freshly sampled instructions" \
+        if len(metrics) != steps else ""
+    return f"{steps} GRPO step{'s' if steps != 1 else ''}{fresh}."
+
+
 def read_metrics(run_dir: Path, key: str = "reward") -> list[dict[str, Any]]:
     """The lines of ``metrics.jsonl`` that hold ``key``: ``reward`` for training steps,
     ``validation/accuracy`` for validation checks."""
@@ -293,7 +305,8 @@ def write_report(run_dir: Path) -> Path:
             + ("." if "judge" in summary else
                f", {_unboxed_share(run_dir)} of the student's training answers without a "
                "final `\\boxed{}` (most of them cut by the answer-token cap)."), "",
-            f"{len(metrics)} GRPO steps. Last step: reward {last['reward']:.3f}, zero-variance "
+            f"{_steps_sentence(metrics, max(m['step'] for m in read_metrics(run_dir, 'step')))}"
+            f" Last step: reward {last['reward']:.3f}, zero-variance "
             f"groups {last.get('frac_reward_zero_std', float('nan')):.2f}, seconds in teacher "
             f"generation / student / scoring (the judge, where one scores) / update: "
             f"{last.get('time/teacher_generation_s', 0):.1f} / "
