@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -162,8 +163,10 @@ def test_paired_mdd_floor_cap_and_empty() -> None:
 def test_observed_mdd_uses_the_discordant_share() -> None:
     a, b = _pairs(30, 10, both=80, neither=80)  # 40 of 200 discordant
     assert observed_mdd(a, b) == pytest.approx(paired_mdd(200, 0.2))
+    # graded scores: the paired normal test's MDD, no discordant-share floor
     judge = observed_mdd([0.5, 0.7, 0.9, 0.6], [0.4, 0.7, 0.5, 0.6])
-    assert judge == pytest.approx(paired_mdd(4, (0.01 + 0 + 0.16 + 0) / 4))
+    assert judge == pytest.approx(2.8016 * statistics.stdev([0.1, 0, 0.4, 0]) / 2, abs=1e-4)
+    assert observed_mdd([0.7] * 120, [0.69] * 120) == 0.0 < paired_mdd(120, 0.0)
     assert math.isnan(observed_mdd([], []))
     with pytest.raises(ValueError, match="same items"):
         observed_mdd([1], [])

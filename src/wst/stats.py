@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
+from statistics import NormalDist, stdev
 
 Z95 = 1.959964
 
@@ -147,18 +147,25 @@ def paired_mdd(n: int, discordant_rate: float = 0.2, alpha: float = 0.05,
 
 def observed_mdd(a: list[float], b: list[float], alpha: float = 0.05,
                  power: float = 0.8) -> float:
-    """``paired_mdd`` of a comparison at its own n and its observed discordant share.
+    """The smallest difference a comparison of ``a`` and ``b`` detects at its own n.
 
-    The share is the mean squared paired difference: for 0/1 scores exactly the discordant
-    share; for judge scores in [0, 1] the variance plus squared mean of the differences, which
-    plays the same role in the normal approximation.
+    For 0/1 scores: ``paired_mdd`` at the observed discordant share. For graded scores (a
+    judge's, in [0, 1]) the discordant-share floor does not apply (every item can differ a
+    little); the MDD is that of the paired normal test behind ``paired_difference``:
+    (z_{1-alpha/2} + z_{power}) * sd(a - b) / sqrt(n).
 
     >>> round(observed_mdd([1] * 10 + [0] * 30, [0] * 40), 3)  # a quarter discordant
     0.221
+    >>> round(observed_mdd([0.6, 0.7, 0.5, 0.6], [0.5, 0.7, 0.6, 0.5]), 3)
+    0.134
     """
     if len(a) != len(b):
         raise ValueError("a minimum detectable difference needs scores on the same items")
     if not a:
         return float("nan")
-    share = sum((x - y) ** 2 for x, y in zip(a, b)) / len(a)
-    return paired_mdd(len(a), share, alpha, power)
+    if is_binary(a) and is_binary(b):
+        return paired_mdd(len(a), sum(x != y for x, y in zip(a, b)) / len(a), alpha, power)
+    diffs = [x - y for x, y in zip(a, b)]
+    sd = stdev(diffs) if len(diffs) > 1 else 0.0
+    k = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return min(1.0, k * sd / math.sqrt(len(diffs)))
