@@ -212,12 +212,13 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     assert set(summary["judge"]["mean_reply_chars"]) == {"none", "fixed"}
     judged = summary["judge"]
     assert judged["judge"] == "rubric-model" and judged["unparsed_verdicts"] == 0
-    assert judged["mean_by_kind"]["none"] == pytest.approx({"benign": 0.75, "harmful": 0.9})
+    by_kind = {name: part["results"][0]["accuracy"] for name, part in summary["subsets"].items()}
+    assert by_kind == pytest.approx({"benign": 0.75, "harmful": 0.9})  # "none" per kind
     none = summary["results"][0]
     assert none["accuracy"] == pytest.approx(0.825) and 0 < none["ci_low"] < 0.825
     report = write_report(tmp_path).read_text()
     assert "mean judge score % [95% CI]" in report and "## Judge" in report
-    assert "| none | 75.0 | 90.0 |" in report
+    assert "| none | 75.0 [" in report and "| benign % | harmful % |" not in report  # once
     assert "| fixed vs none | benign | 3 |" in report and "Mean reply length" in report
     spent = summary["judge_usage"]  # the judge's spend is reported beside the student's
     assert spent["calls"] == len(task.judge.model.asked) > 0

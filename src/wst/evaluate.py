@@ -78,7 +78,8 @@ class Comparison:
     """Exact McNemar p-value (0/1 scores only; judge scores have the interval alone)."""
     mdd: float
     """Smallest difference detectable with 80% power at two-sided 0.05, for this n and the
-    observed discordant share (``wst.stats.observed_mdd``)."""
+    observed discordant share, or for graded scores the observed spread of the paired
+    differences (``wst.stats.observed_mdd``)."""
 
 
 def instructions_for(condition: str, examples: list[Example], config: RunConfig,
@@ -210,7 +211,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     if len({e.subset for e in examples}) > 1:
         summary["subsets"] = subset_summary(examples, scores)
     if task.judge is not None:
-        summary["judge"] = judge_summary(task, examples, scores, reply_chars)
+        summary["judge"] = judge_summary(task, scores, reply_chars)
         if config.eval.judge_check_items:
             summary["judge"]["kind_blind_check"] = kind_blind_check(
                 task, examples[: config.eval.judge_check_items], replies, scores)
@@ -271,23 +272,19 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def judge_summary(task: Task, examples: list[Example], scores: dict[str, list[float]],
+def judge_summary(task: Task, scores: dict[str, list[float]],
                   reply_chars: dict[str, list[int]]) -> dict:
-    """What a reader needs to trust judge scores: who judged, unreadable verdicts, mean score
-    per kind of request (where known) and the length-bias checks (Pearson r of reply length
-    and score over all replies, near 0 when length did not buy score; each condition's mean
-    reply length)."""
+    """What a reader needs to trust judge scores: who judged, unreadable verdicts and the
+    length-bias checks (Pearson r of reply length and score over all replies, near 0 when
+    length did not buy score; each condition's mean reply length). Per-kind scores are the
+    test set's subsets (``subset_summary``)."""
     assert task.judge is not None
-    kinds = sorted({e.answer for e in examples if e.answer})
-    by_kind = {c: {k: mean(s for s, e in zip(own, examples) if e.answer == k) for k in kinds}
-               for c, own in scores.items()}
     lengths = [n for c in scores for n in reply_chars[c]]
     values = [s for c in scores for s in scores[c]]
     spread = len(set(lengths)) > 1 and len(set(values)) > 1
     return {
         "judge": task.judge.identity,
         "unparsed_verdicts": task.judge.unparsed,
-        "mean_by_kind": by_kind,
         "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
         "mean_reply_chars": {c: mean(reply_chars[c]) for c in scores},
     }

@@ -184,7 +184,8 @@ def _unboxed_share(run_dir: Path) -> str:
 
 
 def judge_section(summary: dict[str, Any]) -> list[str]:
-    """Report lines on the judge: per-kind means, unreadable verdicts, the length-bias check."""
+    """Report lines on the judge: unreadable verdicts, the length-bias checks and the
+    kind-blind second scoring (per-kind scores are the test set's subsets, shown above)."""
     judge = summary["judge"]
     lines = ["## Judge", "",
              f"Scores by `{judge['judge']}` (see README, Judges, for the rubric and its bias "
@@ -195,13 +196,6 @@ def judge_section(summary: dict[str, Any]) -> list[str]:
         lines += ["Mean reply length, characters (a gain bought by longer replies would show "
                   "here): " + ", ".join(f"{c} {n:.0f}" for c, n in
                                         judge["mean_reply_chars"].items()) + ".", ""]
-    kinds = sorted({k for means in judge["mean_by_kind"].values() for k in means})
-    if kinds:
-        lines += ["| condition | " + " | ".join(f"{k} %" for k in kinds) + " |",
-                  "|---|" + "---|" * len(kinds)]
-        lines += [f"| {c} | " + " | ".join(_pct(means.get(k)) for k in kinds) + " |"
-                  for c, means in judge["mean_by_kind"].items()]
-        lines.append("")
     check = judge.get("kind_blind_check")
     if check:
         lines += [f"Second scoring of the replies to the first {check['n']} items of every "
