@@ -272,7 +272,8 @@ def write_report(run_dir: Path) -> Path:
         "mean; Δ is the paired difference to `none` on the same items (normal 95% CI); McNemar "
         "p is the two-sided exact test of that difference (0/1 scores only); MDD is the "
         "smallest difference these items detect with 80% power at two-sided 0.05, given the "
-        "observed share of discordant items; relative gain = (score − score_none) / score_none. "
+        "observed share of discordant items (0/1 scores) or spread of the paired differences "
+        "(judge scores); relative gain = (score − score_none) / score_none. "
         "`leak %` = instructions that contain the reference answer; `cut %` = answers that "
         "reached the answer-token cap, scored as they stand (as in training).", "",
         mdd_sentence(summary), "",
