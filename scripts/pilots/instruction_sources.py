@@ -1,4 +1,4 @@
-"""Pilot: does any instruction source move the student's accuracy on average?
+"""Pilot: does any instruction source move the student's score on average?
 
 Before training a teacher against a student, check that instructions can raise that student's
 score at all: a writer model (run by llama.cpp, greedy) writes one instruction per training
@@ -22,9 +22,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from wst.stats import mcnemar_exact, paired_difference, wilson
+from wst.stats import is_binary, mcnemar_exact, mean_interval, paired_difference
 from wst.students import Sampling, Student, make_student
-from wst.tasks import Example, Task, get_task, load_run_config
+from wst.tasks import Example, Task, attach_judge, get_task, load_run_config
 from wst.teacher import clean_instruction, teacher_messages
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads(args.prompts.read_text())
     config = load_run_config(args.config, args.set)
-    task = get_task(config.task.name, config.task)
+    task = attach_judge(get_task(config.task.name, config.task), config)
     pool = task.load(config.task).train[: args.questions]
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -55,6 +55,8 @@ def main() -> None:
     scores = {name: answer_and_score(student, task, pool, instructions, config)
               for name, instructions in sources.items()}
     student.close()
+    if task.judge is not None:
+        task.judge.close()
 
     with (args.out / "rows.jsonl").open("w") as fh:
         for i, example in enumerate(pool):
@@ -89,13 +91,14 @@ def answer_and_score(student: Student, task: Task, pool: list[Example],
 
 def summary_table(sources: dict[str, list[str | None]], scores: dict[str, list[float]],
                   task: Task, pool: list[Example]) -> str:
-    """Markdown: accuracy with Wilson interval, paired difference from none, McNemar p, leaks."""
+    """Markdown: accuracy (or mean judge score) with its interval, paired difference from
+    none, McNemar p (0/1 scores only), leaks."""
     lines = ["| source | right | accuracy [95% CI] | vs none [95% CI] | McNemar p | leaks "
              "| words |",
              "|---|---|---|---|---|---|---|"]
     base = scores["none"]
     for name, values in scores.items():
-        acc = wilson(sum(values), len(values))
+        acc = mean_interval(values)
         row = f"| {name} | {sum(values):.0f}/{len(values)} | {100 * acc.value:.1f} " \
               f"[{100 * acc.low:.1f}, {100 * acc.high:.1f}] |"
         if name == "none":
@@ -105,9 +108,13 @@ def summary_table(sources: dict[str, list[str | None]], scores: dict[str, list[f
         leaks = sum(task.leaks(w, e) for w, e in zip(sources[name], pool))
         words = sum(len((w or "").split()) for w in sources[name]) / len(pool)
         lines.append(row + f" {100 * diff.value:+.1f} [{100 * diff.low:+.1f}, "
-                     f"{100 * diff.high:+.1f}] | {mcnemar_exact(values, base):.2f} | "
+                     f"{100 * diff.high:+.1f}] | {_mcnemar(values, base)} | "
                      f"{leaks}/{len(pool)} | {words:.1f} |")
     return "\n".join(lines)
+
+
+def _mcnemar(values: list[float], base: list[float]) -> str:
+    return f"{mcnemar_exact(values, base):.2f}" if is_binary(values + base) else "–"
 
 
 if __name__ == "__main__":
