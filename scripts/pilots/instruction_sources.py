@@ -99,7 +99,8 @@ def summary_table(sources: dict[str, list[str | None]], scores: dict[str, list[f
     base = scores["none"]
     for name, values in scores.items():
         acc = mean_interval(values)
-        row = f"| {name} | {sum(values):.0f}/{len(values)} | {100 * acc.value:.1f} " \
+        right = f"{sum(values):.0f}/{len(values)}" if is_binary(values) else "–"
+        row = f"| {name} | {right} | {100 * acc.value:.1f} " \
               f"[{100 * acc.low:.1f}, {100 * acc.high:.1f}] |"
         if name == "none":
             lines.append(row + " | | | |")
