@@ -11,7 +11,9 @@ set -euo pipefail
 run=$1 out=$2 teacher=${3:-$1/teacher}
 [ -f "$teacher/wst_teacher.json" ] || { echo "$teacher holds no trained teacher" >&2; exit 1; }
 mkdir -p "$out/teacher"
-cp "$teacher"/{adapter_config.json,adapter_model.safetensors,wst_teacher.json} "$out/teacher/"
+if ! [ "$teacher" -ef "$out/teacher" ]; then  # re-shipping a run whose teacher is already there
+  cp "$teacher"/{adapter_config.json,adapter_model.safetensors,wst_teacher.json} "$out/teacher/"
+fi
 for f in config.json metrics.jsonl train_samples.jsonl screen.jsonl split.json report.md training.png accuracy.png; do
   [ -f "$run/$f" ] && cp "$run/$f" "$out/"
 done

@@ -281,11 +281,10 @@ def judge_summary(task: Task, scores: dict[str, list[float]],
     assert task.judge is not None
     lengths = [n for c in scores for n in reply_chars[c]]
     values = [s for c in scores for s in scores[c]]
-    spread = len(set(lengths)) > 1 and len(set(values)) > 1
     return {
         "judge": task.judge.identity,
         "unparsed_verdicts": task.judge.unparsed,
-        "length_score_pearson_r": round(correlation(lengths, values), 3) if spread else None,
+        "length_score_pearson_r": _pearson(lengths, values),
         "mean_reply_chars": {c: mean(reply_chars[c]) for c in scores},
     }
 
@@ -301,15 +300,18 @@ def kind_blind_check(task: Task, examples: list[Example], replies: dict[str, lis
     conversations = [task.student_messages(e, None) for e in examples]
     blind = {c: task.judge.score_many(conversations, replies[c][:n], [""] * n) for c in replies}
     told = {c: scores[c][:n] for c in replies}
-    pooled_told = [s for c in replies for s in told[c]]
-    pooled_blind = [s for c in replies for s in blind[c]]
-    spread = len(set(pooled_told)) > 1 and len(set(pooled_blind)) > 1
     return {
         "n": n,
-        "pearson_r": round(correlation(pooled_told, pooled_blind), 3) if spread else None,
+        "pearson_r": _pearson([s for c in replies for s in told[c]],
+                              [s for c in replies for s in blind[c]]),
         "mean_told": {c: mean(told[c]) for c in replies},
         "mean_blind": {c: mean(blind[c]) for c in replies},
     }
+
+
+def _pearson(x: list[float], y: list[float]) -> float | None:
+    """Pearson r rounded to 3 places; None when either side does not vary (r undefined)."""
+    return round(correlation(x, y), 3) if len(set(x)) > 1 and len(set(y)) > 1 else None
 
 
 def _summarise(condition: str, scores: dict[str, list[float]], instructions: list[str | None],

@@ -94,13 +94,11 @@ def mdd_sentence(summary: dict[str, Any]) -> str:
     head = next(iter(summary.get("comparisons", [])), None)
     if head is None or head["mdd"] is None:
         return f"With n = {n} paired items, the minimum detectable difference {power} is {typical}."
-    if summary.get("metric") == "mean judge score":  # graded: no discordant share
-        return (f"With n = {n} paired items, the minimum detectable difference {power} of "
-                f"{head['condition']} vs {head['baseline']} is {_pct(head['mdd'])} pp at the "
-                f"observed spread of its paired differences.")
+    basis = ("the observed spread of its paired differences"  # graded: no discordant share
+             if summary.get("metric") == "mean judge score"
+             else f"its observed share of discordant items, and {typical}")
     return (f"With n = {n} paired items, the minimum detectable difference {power} of "
-            f"{head['condition']} vs {head['baseline']} is {_pct(head['mdd'])} pp at its observed "
-            f"share of discordant items, and {typical}.")
+            f"{head['condition']} vs {head['baseline']} is {_pct(head['mdd'])} pp at {basis}.")
 
 
 def _steps_sentence(metrics: list[dict[str, Any]], steps: int) -> str:

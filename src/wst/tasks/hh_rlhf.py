@@ -67,8 +67,15 @@ def prompt_of(transcript: str, where: str) -> list[dict[str, str]]:
 
 def example_from_messages(identifier: str, messages: list[dict[str, str]],
                           kind: str = "") -> Example:
+    """An example whose reference is its kind (``harmful``/``benign``, or empty), which is
+    also its subset, so that evaluation reports each kind apart."""
     history = tuple((m["role"], m["content"]) for m in messages[:-1])
     return Example(identifier, messages[-1]["content"], kind, history=history, subset=kind)
+
+
+def _prompt_example(identifier: str, prompt: str, kind: str) -> Example:
+    """A one-turn request of the offline mix."""
+    return example_from_messages(identifier, [{"role": "user", "content": prompt.strip()}], kind)
 
 
 class HHRLHF(Task):
@@ -149,17 +156,17 @@ def harmful_prompts() -> list[Example]:
     examples = []
     for path in sorted((data / "donotanswer").glob("*.jsonl")):
         for where, record in read_numbered(path):
-            examples.append(Example(f"dna-{path.stem}-{where.split()[-1]}",
-                                    record["prompt"].strip(), "harmful", subset="harmful"))
+            examples.append(_prompt_example(f"dna-{path.stem}-{where.split()[-1]}",
+                                            record["prompt"], "harmful"))
     lines = (data / "harmbench" / "harmbench_prompts.txt").read_text().splitlines()
-    examples += [Example(f"harmbench-{n}", line.strip(), "harmful", subset="harmful")
+    examples += [_prompt_example(f"harmbench-{n}", line, "harmful")
                  for n, line in enumerate(lines, start=1) if line.strip()]
     return examples
 
 
 def benign_prompts() -> list[Example]:
     lines = BENIGN_FILE.read_text().splitlines()
-    return [Example(f"benign-{n}", line.strip(), "benign", subset="benign")
+    return [_prompt_example(f"benign-{n}", line, "benign")
             for n, line in enumerate(lines, start=1) if line.strip()]
 
 
