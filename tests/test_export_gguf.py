@@ -162,6 +162,42 @@ def test_the_gguf_teacher_writes_the_pytorch_teachers_instructions(tmp_path):
     assert cut == ["", ""]  # stopped at the first streamed chunk, before any text
 
 
+def test_both_engines_prefill_the_instruction_start(tmp_path):
+    """``teacher.instruction_start`` travels in the export's card, and llama.cpp continues it
+    as PyTorch does: the same prompt tokens (the start in the open assistant turn, not a new
+    turn), the same next-token probability, and every instruction begins with it."""
+    import torch
+
+    from wst.students import Sampling
+    from wst.students.llamacpp import LlamaCppStudent
+    from wst.teacher import teacher_prompt
+
+    start = "Reply by"
+    base = _tiny_model(tmp_path / "base", "qwen2")
+    out = export_teacher(str(base), None, tmp_path / "export", DEFAULT_META_PROMPT,
+                         max_instruction_tokens=6, gguf=True, instruction_start=start)
+    assert json.loads((out / TEACHER_CARD).read_text())["instruction_start"] == start
+    pytorch = TeacherInstructor(str(out))
+    prompt = teacher_prompt(pytorch.tokenizer, DEFAULT_META_PROMPT, QUESTIONS[1], start)
+    ids = pytorch.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        expected = torch.softmax(pytorch.model(**ids).logits[0, -1], dim=-1).max().item()
+    llama = LlamaCppStudent(str(out / GGUF_NAME), Sampling(max_tokens=1, top_logprobs=3),
+                            threads=1)
+    try:
+        [answer] = llama.answer([teacher_messages(DEFAULT_META_PROMPT, QUESTIONS[1], start)])
+    finally:
+        llama.close()
+    assert answer.prompt_tokens == ids["input_ids"].shape[1]
+    assert max(answer.first_token_probs.values()) == pytest.approx(expected, abs=1e-2)
+    teacher = LlamaCppTeacher(out / GGUF_NAME, parallel=2)
+    try:
+        written = teacher.instruct_many(QUESTIONS[:2])
+    finally:
+        teacher.close()
+    assert all(w.startswith(start) for w in written + pytorch.instruct_many(QUESTIONS[:2]))
+
+
 def test_export_gguf_refuses_a_teacher_it_cannot_convert_before_writing(tmp_path, tiny_teacher):
     """A GPT-2 has no mapping here, the tests' tiny Llama has no BPE merges: one line each,
     exit 1, and no export folder (not even a partial one)."""

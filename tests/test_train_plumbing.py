@@ -65,7 +65,7 @@ def test_reward_fn_gives_the_student_the_conversation_so_far(tmp_path, scripted_
 
     config = load_run_config(None, [f"output_dir={tmp_path}"])
     example = Example("c", "And now?", "7", history=(("user", "Hi"), ("assistant", "Hello")))
-    row = train_dataset([example], config.teacher.meta_prompt)[0]
+    row = train_dataset([example], config.teacher, tokenizer=None)[0]
     reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
     reward([[{"role": "assistant", "content": "ab"}]], question=[row["question"]],
            answer=[row["answer"]], example_id=[row["example_id"]], history=[row["history"]])
@@ -92,6 +92,29 @@ def test_grpo_steps_log_metrics_checkpoint_and_resume(tmp_path, tiny_teacher, sc
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics if "reward" in m] == [1, 2, 3]
     assert len(scripted_student.requests) == 3 * 2 * 4  # only the one new step asked again
+
+
+def test_an_instruction_start_is_prefilled_in_training_validation_and_use(
+        tmp_path, tiny_teacher, scripted_student):
+    """Every instruction the student sees starts with ``teacher.instruction_start``: in the
+    rewards, in validation, and from the trained teacher, which carries it in its card."""
+    from wst.teacher import TeacherInstructor
+
+    start = "Reply by"
+    config = _config(tmp_path / "run", tiny_teacher, steps=1)
+    config.teacher.instruction_start = start
+    config.train.validation_steps = 1
+    split = _split()
+    split.validation = [Example("v1", "What is 2 + 5?", "7")]
+    out = train_teacher(config, split, GSM8K(), scripted_student)
+    # 2 x 4 training requests, then validation before and after the step
+    assert len(scripted_student.requests) == 2 * 4 + 2
+    assert all(r[-1]["content"].startswith(start) for r in scripted_student.requests)
+    samples = [json.loads(line) for line in
+               (tmp_path / "run" / "train_samples.jsonl").read_text().splitlines()]
+    assert all(row["instruction"].startswith(start) for row in samples)
+    assert json.loads((out / "wst_teacher.json").read_text())["instruction_start"] == start
+    assert TeacherInstructor(str(out)).instruct("What is 3 + 4?").startswith(start)
 
 
 def test_full_finetune_saves_a_whole_model_that_loads(tmp_path, tiny_teacher, scripted_student):

@@ -6,7 +6,16 @@ question under each meta prompt of ``--prompts`` (``{"name": "prompt with {quest
 student answers each question alone and with each instruction (as evaluation runs it), and the
 table gives each source's accuracy, its paired difference from no instruction, the exact
 McNemar p and the share of instructions that leak the answer. Training questions only (the
-first ``--questions`` of the training split), never validation or test items.
+first ``--questions`` of the training split), or with ``--split validation`` the validation
+items (to choose a setting on), never test items.
+
+With ``--starts`` (``{"name": "words"}``) the writer is the config's own teacher instead (PyTorch,
+greedy, its meta prompt and token cap), once per entry with those words as
+``teacher.instruction_start`` ("" = none): what the untrained teacher writes with each prefill.
+
+    .venv/bin/python scripts/pilots/instruction_sources.py -c configs/hh_rlhf_1.5b.toml \
+        --starts scripts/pilots/hh_instruction_starts.json --split validation \
+        --set judge.max_reply_chars=600 --out results/pilots/p18-instruction-starts
 
     .venv/bin/python scripts/pilots/instruction_sources.py -c configs/gsm8k.toml \
         --prompts scripts/pilots/writer_prompts.json \
@@ -25,32 +34,39 @@ from pathlib import Path
 from wst.stats import is_binary, mcnemar_exact, mean_interval, paired_difference
 from wst.students import Sampling, Student, make_student
 from wst.tasks import Example, Task, attach_judge, get_task, load_run_config
-from wst.teacher import clean_instruction, teacher_messages
+from wst.teacher import clean_instruction, load_teacher, teacher_messages, write_instructions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config", type=Path, required=True)
-    parser.add_argument("--prompts", type=Path, required=True)
+    sources_arg = parser.add_mutually_exclusive_group(required=True)
+    sources_arg.add_argument("--prompts", type=Path, help="writer meta prompts (JSON)")
+    sources_arg.add_argument("--starts", type=Path, help="teacher instruction starts (JSON)")
+    parser.add_argument("--split", choices=["train", "validation"], default="train")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--writer", default="embedded:qwen2.5-coder-1.5b")
     parser.add_argument("--writer-tokens", type=int, default=96)
     parser.add_argument("--questions", type=int, default=32)
     parser.add_argument("--set", action="append", default=[], help="config override")
     args = parser.parse_args()
-    prompts: dict[str, str] = json.loads(args.prompts.read_text())
+    prompts: dict[str, str] = json.loads((args.prompts or args.starts).read_text())
     config = load_run_config(args.config, args.set)
     task = attach_judge(get_task(config.task.name, config.task), config)
-    pool = task.load(config.task).train[: args.questions]
+    pool = getattr(task.load(config.task), args.split)[: args.questions]
     args.out.mkdir(parents=True, exist_ok=True)
 
     student = make_student(config.student)
-    same_model = args.writer == config.student.model
-    writer = student if same_model else make_student(replace(config.student, model=args.writer))
-    sources = {name: write(writer, prompt, pool, args.writer_tokens)
-               for name, prompt in prompts.items()}
-    if not same_model:
-        writer.close()
+    if args.starts:
+        sources = teacher_sources(config, prompts, pool)
+    else:
+        same_model = args.writer == config.student.model
+        writer = (student if same_model
+                  else make_student(replace(config.student, model=args.writer)))
+        sources = {name: write(writer, prompt, pool, args.writer_tokens)
+                   for name, prompt in prompts.items()}
+        if not same_model:
+            writer.close()
     sources = {"none": [None] * len(pool), **sources}
     scores = {name: answer_and_score(student, task, pool, instructions, config)
               for name, instructions in sources.items()}
@@ -66,10 +82,14 @@ def main() -> None:
                    **{f"{name}_answer": scores[name][1][i] for name in sources}}
             fh.write(json.dumps(row) + "\n")
     table = summary_table(sources, {k: v[0] for k, v in scores.items()}, task, pool)
+    writer = (f"the teacher `{config.teacher.model}` (greedy, "
+              f"{config.teacher.max_instruction_tokens}-token cap); starts `{args.starts}`"
+              if args.starts else f"writer `{args.writer}` (greedy, {args.writer_tokens}-token "
+              f"cap); prompts `{args.prompts}`")
     (args.out / "summary.md").write_text(
-        f"Training questions, n = {len(pool)}; student `{config.student.model}` "
-        f"(greedy, {config.student.max_tokens}-token cap); writer `{args.writer}` (greedy, "
-        f"{args.writer_tokens}-token cap); prompts `{args.prompts}`\n\n{table}\n")
+        f"{args.split.capitalize()} questions, n = {len(pool)}; student "
+        f"`{config.student.model}` (greedy, {config.student.max_tokens}-token cap); "
+        f"{writer}\n\n{table}\n")
     print(table)
 
 
@@ -78,6 +98,17 @@ def write(writer: Student, prompt: str, pool: list[Example], max_tokens: int) ->
     sampling = Sampling(max_tokens=max_tokens, temperature=0.0, seed=0)
     answers = writer.answer([teacher_messages(prompt, e.question) for e in pool], sampling)
     return [clean_instruction(a.text) for a in answers]
+
+
+def teacher_sources(config, starts: dict[str, str],
+                    pool: list[Example]) -> dict[str, list[str]]:
+    """The config's teacher's greedy instructions, once per instruction start."""
+    teacher = config.teacher
+    model, tokenizer = load_teacher(teacher.model, teacher.adapter)
+    questions = [e.question for e in pool]
+    return {name: write_instructions(model, tokenizer, questions, teacher.meta_prompt,
+                                     teacher.max_instruction_tokens, instruction_start=start)
+            for name, start in starts.items()}
 
 
 def answer_and_score(student: Student, task: Task, pool: list[Example],

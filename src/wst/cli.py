@@ -184,17 +184,18 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
              student: StudentOpt = None, set_: SetOpt = None) -> None:
     """Print the (trained) teacher's instruction for a question."""
     from wst.assets import AssetError
-    from wst.teacher import load_teacher, write_instructions
+    from wst.teacher import TeacherInstructor
 
     cfg = _config(config, set_, task_, output_dir=output,
                   **{"teacher.adapter": adapter, "student.model": student})
     _setup_logging()
     try:
-        model, tokenizer = load_teacher(cfg.teacher.model, _adapter(cfg))
+        teacher = TeacherInstructor(cfg.teacher.model, _adapter(cfg), cfg.teacher.meta_prompt,
+                                    cfg.teacher.max_instruction_tokens,
+                                    cfg.teacher.instruction_start or None)
     except AssetError as exc:
         _fail(exc)
-    instruction = write_instructions(model, tokenizer, [question], cfg.teacher.meta_prompt,
-                                     cfg.teacher.max_instruction_tokens)[0]
+    instruction = teacher.instruct(question)
     console.print(f"[bold]instruction:[/] {instruction}")
     if answer:
         from wst.students import StudentError, make_student
@@ -335,7 +336,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
         with console.status(f"loading teacher {cfg.teacher.model} ({cfg.teacher.engine})"):
             instructor = load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
                                          cfg.teacher.engine, parallel=settings.teacher_batch,
-                                         gguf_type=cfg.teacher.gguf_type)
+                                         gguf_type=cfg.teacher.gguf_type,
+                                         instruction_start=cfg.teacher.instruction_start or None)
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

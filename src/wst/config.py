@@ -107,6 +107,12 @@ class TeacherConfig:
     meta_prompt: str = ""
     """Prompt asking for an instruction; must contain ``{question}``. Empty: the task's own
     (math tasks: ``DEFAULT_META_PROMPT``; ``hh_rlhf``: one about helpful, harmless replies)."""
+    instruction_start: str = ""
+    """Words every instruction starts with, written as the start of the teacher's reply
+    before it generates (a prefill), e.g. ``"Reply by"``: the teacher writes on from them, so
+    a small teacher that would answer the message itself writes an instruction instead. Part
+    of the instruction the student sees; recorded in the trained teacher's card. No trailing
+    space (the teacher's first token carries it). Empty: none."""
     max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     engine: Literal["pytorch", "llamacpp"] = "pytorch"

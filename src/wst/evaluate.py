@@ -24,7 +24,8 @@ from wst.stats import (
 from wst.students import Sampling, Student, cut_share
 from wst.tasks import Example, Task
 from wst.teacher import (
-    clean_instruction, load_teacher, read_teacher_card, teacher_messages, write_instructions,
+    clean_instruction, load_teacher, read_teacher_card, teacher_messages, teacher_settings,
+    write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
         return _teacher_instructions(teacher.model, adapter if condition == "teacher_trained"
                                      else None, teacher.meta_prompt,
                                      teacher.max_instruction_tokens, questions,
-                                     (teacher.engine, teacher.gguf_type))
+                                     (teacher.engine, teacher.gguf_type),
+                                     teacher.instruction_start or None)
     if condition == "teacher_shipped":
         shipped = shipped_adapter(config)
         if shipped is None:
@@ -106,7 +108,7 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
                                      card.get("meta_prompt", teacher.meta_prompt),
                                      int(card.get("max_instruction_tokens",
                                                   teacher.max_instruction_tokens)), questions,
-                                     (teacher.engine, teacher.gguf_type))
+                                     (teacher.engine, teacher.gguf_type))  # start: its card's
     if condition == "self":
         sampling = Sampling(max_tokens=teacher.max_instruction_tokens * 2,
                             temperature=0.0, seed=config.student.seed)
@@ -118,19 +120,24 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
 
 def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str,
                           max_tokens: int, questions: list[str],
-                          engine: tuple[str, str] = ("pytorch", "f16")) -> list[str | None]:
-    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``."""
+                          engine: tuple[str, str] = ("pytorch", "f16"),
+                          instruction_start: str | None = None) -> list[str | None]:
+    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``; ``instruction_start`` None:
+    the adapter's card's."""
     if engine[0] == "llamacpp":
         from wst.teacher_gguf import load_instructor
 
         teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine[0],
-                                  gguf_type=engine[1])
+                                  gguf_type=engine[1], instruction_start=instruction_start)
         try:
             return list(teacher.instruct_many(questions))
         finally:
             teacher.close()
+    start = teacher_settings(read_teacher_card(adapter), meta_prompt, max_tokens,
+                             instruction_start).instruction_start
     model, tokenizer = load_teacher(model_spec, adapter)
-    return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens))
+    return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens,
+                                   instruction_start=start))
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +209,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "instruction_placement": placement,
         "teacher": config.teacher.model, "adapter": adapter,
         "max_instruction_tokens": config.teacher.max_instruction_tokens,
+        "instruction_start": config.teacher.instruction_start,
         "seconds": round(time.perf_counter() - started, 1),
         "student_usage": asdict(student.usage.since(usage_before)),
         "metric": "mean judge score" if task.judge is not None else "accuracy",

@@ -34,13 +34,13 @@ class ExportError(ValueError):
 def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir: str | Path,
                    meta_prompt: str, run_dir: str | Path | None = None,
                    max_instruction_tokens: int | None = None, gguf: bool = False,
-                   gguf_type: str = "f16") -> Path:
+                   gguf_type: str = "f16", instruction_start: str | None = None) -> Path:
     """Write the merged (or copied) teacher to ``out_dir``; return it.
 
     ``adapter_dir``: a LoRA adapter (merged into ``base_model_spec``), a fully fine-tuned
     model folder (saved as it is), or None (the base model itself). ``max_instruction_tokens``
-    None: the adapter's card, else the run's ``teacher.max_instruction_tokens`` (from
-    ``run_dir/config.json``), else 48. ``gguf``: also write ``teacher.gguf`` (weights in
+    and ``instruction_start`` None: the adapter's card, else the run's ``teacher`` settings
+    (from ``run_dir/config.json``), else 48 and "". ``gguf``: also write ``teacher.gguf`` (weights in
     ``gguf_type``: ``f16`` or ``q8_0``); a teacher it cannot
     convert (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before
     anything is written.
@@ -57,10 +57,11 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     _check_not_a_source(out, [adapter_dir, base_model_spec])
     run = Path(run_dir) if run_dir is not None else None
     training_config = _read_json(run / "config.json") if run is not None else None
+    teacher_cfg = {**(training_config or {}).get("teacher", {}), **read_teacher_card(adapter_dir)}
     if max_instruction_tokens is None:
-        teacher_cfg = (training_config or {}).get("teacher", {})
-        max_instruction_tokens = int(read_teacher_card(adapter_dir).get("max_instruction_tokens")
-                                     or teacher_cfg.get("max_instruction_tokens", 48))
+        max_instruction_tokens = int(teacher_cfg.get("max_instruction_tokens") or 48)
+    if instruction_start is None:
+        instruction_start = str(teacher_cfg.get("instruction_start", ""))
 
     merged = adapter_dir is not None and is_adapter(adapter_dir)
     started = time.perf_counter()
@@ -82,6 +83,7 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     del model  # the GGUF is written from the saved folder; do not hold two copies
     card: dict[str, Any] = {
         "max_instruction_tokens": max_instruction_tokens,
+        "instruction_start": instruction_start,
         "source": {"adapter": str(adapter_dir) if adapter_dir else None,
                    "merged_lora": merged, "run_dir": str(run) if run else None},
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -103,7 +105,8 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
 
 
 def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_prompt: str,
-                max_instruction_tokens: int, gguf_type: str = "f16") -> Path:
+                max_instruction_tokens: int, gguf_type: str = "f16",
+                instruction_start: str = "") -> Path:
     """The ``gguf_type`` GGUF of this teacher (the adapter merged into its base), exported on first use
     into the wst cache folder and reused after: keyed by the base model and the adapter's
     weight hashes and the weight type, so a retrained adapter in the same folder gets a new
@@ -123,7 +126,7 @@ def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_promp
         log.info("exporting the teacher to GGUF for llama.cpp (once): %s", folder)
         export_teacher(base_model_spec, adapter_dir, folder, meta_prompt,
                        max_instruction_tokens=max_instruction_tokens, gguf=True,
-                       gguf_type=gguf_type)
+                       gguf_type=gguf_type, instruction_start=instruction_start)
     return folder / GGUF_NAME
 
 

@@ -253,6 +253,16 @@ def screen_section(run_dir: Path) -> list[str]:
             f"always right, {verdicts.count('all_wrong')} as always wrong.{fallback}", ""]
 
 
+def instruction_start_note(summary: dict[str, Any]) -> str:
+    """The report's words for ``teacher.instruction_start`` ("" when none was set).
+
+    >>> instruction_start_note({"instruction_start": "Reply by"})
+    ', each starting with "Reply by" (prefilled)'
+    """
+    start = summary.get("instruction_start", "")
+    return f', each starting with "{start}" (prefilled)' if start else ""
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``report.md`` (and its plots) for a run folder; return its path."""
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
@@ -264,7 +274,8 @@ def write_report(run_dir: Path) -> Path:
         f"Student `{summary['student']}` (temperature {summary['student_temperature']}, at most "
         f"{summary['student_max_tokens']} answer tokens, instruction placement "
         f"`{summary['instruction_placement']}`). Teacher `{summary['teacher']}`, instructions of "
-        f"at most {summary['max_instruction_tokens']} tokens, greedy.", "",
+        f"at most {summary['max_instruction_tokens']} tokens, greedy"
+        f"{instruction_start_note(summary)}.", "",
         results_table(summary), "",
         "CIs of 0/1 scores are Wilson 95% intervals, of judge scores normal 95% intervals of the "
         "mean; Δ is the paired difference to `none` on the same items (normal 95% CI); McNemar "

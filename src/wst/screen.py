@@ -87,13 +87,13 @@ def load(path: Path) -> list[ScreenedQuestion]:
 
 
 def screened_pool(pool: list[Example], task: Task, student: Student, sampling: Sampling,
-                  teacher: tuple[Any, Any], settings: Any, meta_prompt: str,
-                  max_instruction_tokens: int, placement: str, run_dir: Path,
-                  resume: bool) -> list[Example]:
+                  teacher: tuple[Any, Any], settings: Any, prompting: Any, placement: str,
+                  run_dir: Path, resume: bool) -> list[Example]:
     """The training questions to train on: the screened ones with mixed outcomes.
 
     ``settings`` is the TrainConfig (``screen_questions``, ``screen_instructions``,
-    ``temperature``, ``seed``). Falls back to the whole pool, with a warning, when fewer
+    ``temperature``, ``seed``), ``prompting`` the TeacherConfig (``meta_prompt``,
+    ``max_instruction_tokens``, ``instruction_start``). Falls back to the whole pool, with a warning, when fewer
     questions survive than one step needs.
     """
     path = run_dir / SCREEN_FILE
@@ -106,10 +106,11 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
         torch.manual_seed(settings.seed)
 
         def write(questions: list[str]) -> list[str]:
-            return write_instructions(model, tokenizer, questions, meta_prompt,
-                                      max_instruction_tokens, batch_size=8,
+            return write_instructions(model, tokenizer, questions, prompting.meta_prompt,
+                                      prompting.max_instruction_tokens, batch_size=8,
                                       samples=settings.screen_instructions,
-                                      temperature=settings.temperature)
+                                      temperature=settings.temperature,
+                                      instruction_start=prompting.instruction_start)
 
         log.info("screen: %d questions x (no instruction + %d sampled instruction(s)) -> %d "
                  "student calls", len(candidates), settings.screen_instructions,

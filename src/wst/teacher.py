@@ -13,7 +13,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -23,8 +23,11 @@ from wst.fileio import atomic_write_text
 log = logging.getLogger(__name__)
 
 
-def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
-    r"""The chat prompt that asks the teacher for an instruction about ``question``.
+def teacher_messages(meta_prompt: str, question: str,
+                     instruction_start: str = "") -> list[dict[str, str]]:
+    r"""The chat prompt that asks the teacher for an instruction about ``question``; with an
+    ``instruction_start``, an assistant turn holding those words follows (the prefill that
+    llama.cpp continues).
 
     Only ``{question}`` is replaced; other braces (``\boxed{}``, JSON) stay as written, so any
     prompt that passed ``load_run_config`` works here (``str.format`` would fail on them).
@@ -35,7 +38,19 @@ def teacher_messages(meta_prompt: str, question: str) -> list[dict[str, str]]:
     if "{question}" not in meta_prompt:
         raise ValueError("the teacher's meta prompt must contain {question}; an empty "
                          "teacher.meta_prompt is filled with the task's own by load_run_config")
-    return [{"role": "user", "content": meta_prompt.replace("{question}", question)}]
+    messages = [{"role": "user", "content": meta_prompt.replace("{question}", question)}]
+    if instruction_start:
+        messages.append({"role": "assistant", "content": instruction_start})
+    return messages
+
+
+def teacher_prompt(tokenizer: Any, meta_prompt: str, question: str,
+                   instruction_start: str = "") -> str:
+    """The teacher's prompt as text: its chat template applied to ``teacher_messages``, then
+    ``instruction_start`` (``teacher.instruction_start``) as the start of its reply, so the
+    teacher writes on from those words (a prefill)."""
+    return tokenizer.apply_chat_template(teacher_messages(meta_prompt, question),
+                                         tokenize=False, add_generation_prompt=True) + instruction_start
 
 
 def clean_instruction(text: str) -> str:
@@ -130,12 +145,13 @@ def write_instructions(
     samples: int = 0,
     temperature: float = 1.0,
     should_stop: Callable[[], bool] | None = None,
+    instruction_start: str = "",
 ) -> list[str]:
     """Greedy instructions for each question, generated in left-padded batches; or, with
     ``samples`` > 0, that many sampled at ``temperature`` per question (question-major order:
     all of the first question's, then the second's; seed with ``torch.manual_seed``).
     ``should_stop`` is asked after every token; once true, generation ends there and the
-    instructions are returned as far as they got."""
+    instructions are returned as far as they got. Each starts with ``instruction_start``."""
     out: list[str] = []
     sampling = ({"do_sample": True, "temperature": temperature, "top_k": 0,
                  "num_return_sequences": samples} if samples else {"do_sample": False})
@@ -145,12 +161,7 @@ def write_instructions(
         sampling["stopping_criteria"] = StoppingCriteriaList([_AskToStop(should_stop)])
     for start in range(0, len(questions), batch_size):
         chunk = questions[start:start + batch_size]
-        prompts = [
-            tokenizer.apply_chat_template(
-                teacher_messages(meta_prompt, q), tokenize=False, add_generation_prompt=True
-            )
-            for q in chunk
-        ]
+        prompts = [teacher_prompt(tokenizer, meta_prompt, q, instruction_start) for q in chunk]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         generated = model.generate(
             **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
@@ -158,7 +169,7 @@ def write_instructions(
         )
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        out += [clean_instruction(t) for t in texts]
+        out += [clean_instruction(instruction_start + t) for t in texts]
     return out
 
 
@@ -196,11 +207,20 @@ def is_adapter(folder: str | Path | None) -> bool:
     return (Path(folder) / "adapter_config.json").is_file()
 
 
+class TeacherSettings(NamedTuple):
+    """How a deployed teacher is prompted (``TeacherConfig``'s fields of the same names)."""
+
+    meta_prompt: str
+    max_instruction_tokens: int
+    instruction_start: str
+
+
 def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
-                     max_instruction_tokens: int | None = None) -> tuple[str, int]:
-    """(meta prompt, instruction token cap) of a deployed teacher: the ones given, else its
-    card's (an exported teacher carries the prompt it was trained with), else the math tasks'
-    defaults. Shared by the PyTorch and the llama.cpp teacher, so both read a card alike."""
+                     max_instruction_tokens: int | None = None,
+                     instruction_start: str | None = None) -> TeacherSettings:
+    """The settings of a deployed teacher: the ones given, else its card's (an exported
+    teacher carries the prompt it was trained with), else the math tasks' defaults. Shared
+    by the PyTorch and the llama.cpp teacher, so both read a card alike."""
     from wst.config import DEFAULT_META_PROMPT, TeacherConfig
 
     prompt = meta_prompt or card.get("meta_prompt") or DEFAULT_META_PROMPT
@@ -208,7 +228,8 @@ def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
         raise ValueError("the teacher's meta prompt must contain {question}")
     cap = int(max_instruction_tokens or card.get("max_instruction_tokens")
               or TeacherConfig().max_instruction_tokens)
-    return prompt, cap
+    start = card.get("instruction_start", "") if instruction_start is None else instruction_start
+    return TeacherSettings(prompt, cap, str(start))
 
 
 def split_adapter(model_spec: str, adapter: str | None) -> tuple[str, str | None]:
@@ -228,18 +249,19 @@ class TeacherInstructor:
 
     ``model_spec`` is anything ``load_teacher`` takes (``embedded:NAME``, a model folder such
     as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
-    read from its ``wst_teacher.json``. ``meta_prompt`` and ``max_instruction_tokens`` left as
-    None come from the card of the adapter or model folder when it has one (an exported
+    read from its ``wst_teacher.json``. ``meta_prompt``, ``max_instruction_tokens`` and
+    ``instruction_start`` left as None come from the card of the adapter or model folder when it has one (an exported
     teacher carries the prompt it was trained with), else from the math tasks' defaults.
     One ``generate`` runs at a time (a lock), so one instance can serve many threads.
     """
 
     def __init__(self, model_spec: str, adapter: str | None = None,
-                 meta_prompt: str | None = None, max_instruction_tokens: int | None = None):
+                 meta_prompt: str | None = None, max_instruction_tokens: int | None = None,
+                 instruction_start: str | None = None):
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        self.meta_prompt, self.max_instruction_tokens = teacher_settings(
-            card, meta_prompt, max_instruction_tokens)
+        self.meta_prompt, self.max_instruction_tokens, self.instruction_start = teacher_settings(
+            card, meta_prompt, max_instruction_tokens, instruction_start)
         self.model_spec, self.adapter = model_spec, adapter
         self.model, self.tokenizer = load_teacher(model_spec, adapter)
         self._lock = threading.Lock()
@@ -260,7 +282,8 @@ class TeacherInstructor:
         with self._lock:
             return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
                                       self.max_instruction_tokens,
-                                      batch_size=max(1, len(questions)), should_stop=should_stop)
+                                      batch_size=max(1, len(questions)), should_stop=should_stop,
+                                      instruction_start=self.instruction_start)
 
 
     def close(self) -> None:

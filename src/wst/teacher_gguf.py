@@ -286,8 +286,8 @@ class LlamaCppTeacher:
     Greedy, at most ``max_instruction_tokens`` tokens, the text through ``clean_instruction``.
     One difference from PyTorch: llama.cpp also ends a generation at ``<|endoftext|>`` and
     other end-of-turn tokens, where ``generate`` ends only at the model's EOS.
-    ``meta_prompt`` and ``max_instruction_tokens`` left as None come from the
-    ``wst_teacher.json`` beside the file (an export folder's card), else the math defaults.
+    ``meta_prompt``, ``max_instruction_tokens`` and ``instruction_start`` left as None come
+    from the ``wst_teacher.json`` beside the file (an export folder's card), else the math defaults.
     ``parallel`` questions are decoded together in llama.cpp's slots (continuous batching);
     ``context_per_slot`` tokens hold one prompt and its instruction (the server cuts questions
     to ``serve.max_question_chars``). One batch runs at a time (a lock).
@@ -295,11 +295,11 @@ class LlamaCppTeacher:
 
     def __init__(self, path: str | Path, meta_prompt: str | None = None,
                  max_instruction_tokens: int | None = None, parallel: int = 8, threads: int = 0,
-                 context_per_slot: int = 2048):
+                 context_per_slot: int = 2048, instruction_start: str | None = None):
         self.path = Path(path)
         card = read_teacher_card(self.path.parent)
-        self.meta_prompt, self.max_instruction_tokens = teacher_settings(
-            card, meta_prompt, max_instruction_tokens)
+        self.meta_prompt, self.max_instruction_tokens, self.instruction_start = teacher_settings(
+            card, meta_prompt, max_instruction_tokens, instruction_start)
         self._engine = _StoppableLlamaCpp(
             str(self.path), Sampling(max_tokens=self.max_instruction_tokens, temperature=0.0),
             parallel=parallel, threads=threads, context_per_slot=context_per_slot)
@@ -314,14 +314,16 @@ class LlamaCppTeacher:
         """Instructions for several questions, decoded together; once ``should_stop()`` is
         true every generation ends at its next token and the cut instructions are returned.
         A question llama.cpp fails on raises (the server then goes on without instruction)."""
-        requests: list[Request] = [teacher_messages(self.meta_prompt, q) for q in questions]
+        start = self.instruction_start  # llama.cpp continues a final assistant turn
+        requests: list[Request] = [teacher_messages(self.meta_prompt, q, start)
+                                   for q in questions]
         with self._lock:
             self._engine.should_stop = should_stop or (lambda: False)
             answers = self._engine.answer(requests)
         failed = next((answer for answer in answers if not answer.ok), None)
         if failed is not None:
             raise RuntimeError(f"GGUF teacher {self.path.name}: {failed.error}")
-        return [clean_instruction(answer.text) for answer in answers]
+        return [clean_instruction(start + answer.text) for answer in answers]
 
     def close(self) -> None:
         """Free llama.cpp's model and slots."""
@@ -331,15 +333,16 @@ class LlamaCppTeacher:
 def load_instructor(
     model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
     max_instruction_tokens: int | None = None, engine: str = "pytorch", parallel: int = 8,
-    gguf_type: str = "f16",
+    gguf_type: str = "f16", instruction_start: str | None = None,
 ) -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
     A GGUF file, or an export folder holding ``teacher.gguf``, always runs in llama.cpp. With
     ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
     exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too;
-    otherwise it runs in PyTorch. ``meta_prompt`` and ``max_instruction_tokens`` left as None come from
-    the teacher's card, as ``TeacherInstructor`` reads it.
+    otherwise it runs in PyTorch. ``meta_prompt``, ``max_instruction_tokens`` and
+    ``instruction_start`` left as None come from the teacher's card, as ``TeacherInstructor``
+    reads it.
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
     if gguf is None and engine == "llamacpp":
@@ -347,9 +350,12 @@ def load_instructor(
 
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        meta_prompt, max_instruction_tokens = teacher_settings(
-            card, meta_prompt, max_instruction_tokens)
-        gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type)
+        meta_prompt, max_instruction_tokens, instruction_start = teacher_settings(
+            card, meta_prompt, max_instruction_tokens, instruction_start)
+        gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type,
+                           instruction_start)
     if gguf is not None:
-        return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel)
-    return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens)
+        return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel,
+                               instruction_start=instruction_start)
+    return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens,
+                             instruction_start)

@@ -25,12 +25,13 @@ from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.assets import model_errors
-from wst.config import ConfigError, RunConfig, save_config
+from wst.config import ConfigError, RunConfig, TeacherConfig, save_config
 from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
-    clean_instruction, resolve_teacher, save_teacher_card, teacher_messages, write_instructions,
+    clean_instruction, resolve_teacher, save_teacher_card, teacher_messages, teacher_prompt,
+    write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def make_reward_fn(
                        example_id: list[str], history: list[str] | None = None,
                        log_metric: Callable | None = None, trainer_state: Any = None,
                        **_: Any) -> list[float]:
-        instructions = [clean_instruction(_text(c)) for c in completions]
+        start = config.teacher.instruction_start
+        instructions = [clean_instruction(start + _text(c)) for c in completions]
         turns = [_turns(h) for h in history] if history else [()] * len(question)
         examples = [Example(i, q, a, history=h)
                     for i, q, a, h in zip(example_id, question, answer, turns, strict=True)]
@@ -220,7 +222,8 @@ class ValidationScore(TrainerCallback):
         model.eval()
         instructions = write_instructions(model, self.tokenizer,
                                           [e.question for e in self.examples],
-                                          teacher.meta_prompt, teacher.max_instruction_tokens)
+                                          teacher.meta_prompt, teacher.max_instruction_tokens,
+                                          instruction_start=teacher.instruction_start)
         model.train(was_training)
         placement = self.config.student.instruction_placement
         answers = self.student.answer([self.task.student_messages(e, i, placement)
@@ -242,10 +245,7 @@ class ValidationScore(TrainerCallback):
             folder = self.run_dir / VALIDATION / f"step-{step}"
             model.save_pretrained(str(folder))
             self.tokenizer.save_pretrained(str(folder))
-            teacher = self.config.teacher
-            save_teacher_card(folder, teacher.meta_prompt, teacher.model,
-                              extra={"max_instruction_tokens": teacher.max_instruction_tokens,
-                                     "step": step, "validation_accuracy": accuracy})
+            save_card(folder, self.config.teacher, step=step, validation_accuracy=accuracy)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
@@ -350,11 +350,27 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
     )
 
 
-def train_dataset(train: list[Example], meta_prompt: str):
+def save_card(folder: Path, teacher: TeacherConfig, **extra: Any) -> None:
+    """The ``wst_teacher.json`` of a trained teacher: what using it needs (``extra``: more)."""
+    save_teacher_card(folder, teacher.meta_prompt, teacher.model,
+                      extra={"max_instruction_tokens": teacher.max_instruction_tokens,
+                             "instruction_start": teacher.instruction_start, **extra})
+
+
+def train_dataset(train: list[Example], teacher: TeacherConfig, tokenizer: Any):
+    """TRL's prompts: chat messages, or with ``teacher.instruction_start`` the templated
+    text with those words after it (TRL always opens a new turn after chat messages, so a
+    prefill has to be given as text; its completions are then the text after the start)."""
     from datasets import Dataset
 
+    def prompt(question: str) -> Any:
+        if teacher.instruction_start:
+            return teacher_prompt(tokenizer, teacher.meta_prompt, question,
+                                  teacher.instruction_start)
+        return teacher_messages(teacher.meta_prompt, question)
+
     return Dataset.from_list([
-        {"prompt": teacher_messages(meta_prompt, e.question), "question": e.question,
+        {"prompt": prompt(e.question), "question": e.question,
          "answer": e.answer, "example_id": e.id, "history": json.dumps(e.history)}
         for e in train
     ])
@@ -389,8 +405,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         model.eval()
         with processes.main_process_first():  # the others then read the main one's screen
             pool = screened_pool(pool, task, student, reward_sampling(student, config),
-                                 (model, tokenizer), config.train, config.teacher.meta_prompt,
-                                 config.teacher.max_instruction_tokens,
+                                 (model, tokenizer), config.train, config.teacher,
                                  config.student.instruction_placement, run_dir,
                                  resume or not processes.is_main_process)
     peft_config = None
@@ -406,7 +421,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         model=model,
         reward_funcs=reward,
         args=grpo_args(config, run_dir),
-        train_dataset=train_dataset(pool, config.teacher.meta_prompt),
+        train_dataset=train_dataset(pool, config.teacher, tokenizer),
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[
@@ -429,7 +444,6 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     trainer.save_model(str(out))  # on the main process
     if processes.is_main_process:
         tokenizer.save_pretrained(str(out))
-        save_teacher_card(out, config.teacher.meta_prompt, config.teacher.model,
-                          extra={"max_instruction_tokens": config.teacher.max_instruction_tokens})
+        save_card(out, config.teacher)
     processes.wait_for_everyone()
     return out
