@@ -93,8 +93,8 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
 
     ``settings`` is the TrainConfig (``screen_questions``, ``screen_instructions``,
     ``temperature``, ``seed``), ``prompting`` the TeacherConfig (``meta_prompt``,
-    ``max_instruction_tokens``, ``instruction_start``). Falls back to the whole pool, with a warning, when fewer
-    questions survive than one step needs.
+    ``max_instruction_tokens``, ``instruction_start``). Falls back to the whole pool, with a
+    warning, when fewer questions survive than one step needs.
     """
     path = run_dir / SCREEN_FILE
     candidates = pool[:settings.screen_questions] if settings.screen_questions else pool

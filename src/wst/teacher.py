@@ -49,8 +49,9 @@ def teacher_prompt(tokenizer: Any, meta_prompt: str, question: str,
     """The teacher's prompt as text: its chat template applied to ``teacher_messages``, then
     ``instruction_start`` (``teacher.instruction_start``) as the start of its reply, so the
     teacher writes on from those words (a prefill)."""
-    return tokenizer.apply_chat_template(teacher_messages(meta_prompt, question),
-                                         tokenize=False, add_generation_prompt=True) + instruction_start
+    chat = tokenizer.apply_chat_template(teacher_messages(meta_prompt, question),
+                                         tokenize=False, add_generation_prompt=True)
+    return chat + instruction_start
 
 
 def clean_instruction(text: str) -> str:
@@ -250,8 +251,9 @@ class TeacherInstructor:
     ``model_spec`` is anything ``load_teacher`` takes (``embedded:NAME``, a model folder such
     as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
     read from its ``wst_teacher.json``. ``meta_prompt``, ``max_instruction_tokens`` and
-    ``instruction_start`` left as None come from the card of the adapter or model folder when it has one (an exported
-    teacher carries the prompt it was trained with), else from the math tasks' defaults.
+    ``instruction_start`` left as None come from the card of the adapter or model folder when
+    it has one (an exported teacher carries the prompt it was trained with), else from the
+    math tasks' defaults.
     One ``generate`` runs at a time (a lock), so one instance can serve many threads.
     """
 
