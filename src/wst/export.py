@@ -41,8 +41,9 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     model folder (saved as it is), or None (the base model itself). ``max_instruction_tokens``
     and ``instruction_start`` None: the adapter's card, else the run's ``teacher`` settings
     (from ``run_dir/config.json``), else 48 and "". ``gguf``: also write ``teacher.gguf``
-    (weights in ``gguf_type``: ``f16`` or ``q8_0``); a teacher it cannot convert (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before
-    anything is written.
+    (weights in ``gguf_type``: ``f16`` or ``q8_0``); a teacher it cannot convert
+    (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before anything
+    is written.
     An existing ``out_dir`` is replaced only when it is an earlier export (it has a
     ``wst_teacher.json``) or empty, and never when it is or holds the adapter or base model
     exported from. The folder is written beside ``out_dir`` first and renamed at the end, so an
