@@ -3,6 +3,8 @@ difference from step 0 and, given the ``none`` records of the same items, from n
 
     .venv/bin/python scripts/pilots/validation_curve.py runs/hh_rlhf_1.5b \
         --none results/pilots/p15-hh-validation-none/default/records.jsonl
+    .venv/bin/python scripts/pilots/validation_curve.py runs/hh_rlhf_coder_teacher \
+        --none results/pilots/p18-instruction-starts/rows.jsonl
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ from pathlib import Path
 from wst.stats import paired_difference
 
 
+def none_scores(path: Path) -> dict[str, float]:
+    """Score per id with no instruction: from evaluation records (``condition`` none) or from
+    ``instruction_sources.py``'s rows (``none_score``)."""
+    rows = [json.loads(line) for line in path.open()]
+    return {r["id"]: r["none_score"] if "none_score" in r else r["score"]
+            for r in rows if r.get("condition", "none") == "none"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--none", type=Path, help="records.jsonl with a none condition")
     args = parser.parse_args()
     checks = [json.loads(line) for line in (args.run / "validation" / "scores.jsonl").open()]
-    none = ({r["id"]: r["score"] for r in map(json.loads, args.none.open())
-             if r["condition"] == "none"} if args.none else None)
+    none = none_scores(args.none) if args.none else None
     print("| step | mean % | harmful % | benign % | vs step 0, pp [95% CI] | vs none, pp [95% CI] |")
     print("|---|---|---|---|---|---|")
     for check in checks:
