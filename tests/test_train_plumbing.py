@@ -117,6 +117,40 @@ def test_an_instruction_start_is_prefilled_in_training_validation_and_use(
     assert TeacherInstructor(str(out)).instruct("What is 3 + 4?").startswith(start)
 
 
+def test_training_can_start_from_a_trained_adapter(tmp_path, tiny_teacher, scripted_student):
+    """``train.init_adapter``: the first validation check asks with the given adapter's
+    instructions, and the trained teacher keeps its rank; a folder that is no adapter is a
+    ConfigError before any step."""
+    import pytest
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from wst.config import ConfigError
+    from wst.teacher import TeacherInstructor
+
+    start = tmp_path / "start"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_teacher),
+                   LoraConfig(r=2, target_modules=["q_proj", "v_proj"],
+                              init_lora_weights=False)).save_pretrained(start)
+    config = _config(tmp_path / "run", tiny_teacher, steps=1)
+    config.train.init_adapter, config.train.validation_steps = str(start), 1
+    split = _split()
+    split.validation = [Example("v1", "What is 2 + 5?", "7")]
+    out = train_teacher(config, split, GSM8K(), scripted_student)
+    expected = TeacherInstructor(str(tiny_teacher), str(start), config.teacher.meta_prompt,
+                                 config.teacher.max_instruction_tokens).instruct("What is 2 + 5?")
+    base = TeacherInstructor(str(tiny_teacher), None, config.teacher.meta_prompt,
+                             config.teacher.max_instruction_tokens).instruct("What is 2 + 5?")
+    assert expected != base  # so the check below tells the adapter from a fresh start
+    first_check = scripted_student.requests[0][-1]["content"]
+    assert first_check == f"{expected}\n\nWhat is 2 + 5?"
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 2
+
+    config.train.init_adapter, config.output_dir = str(tiny_teacher), str(tmp_path / "other")
+    with pytest.raises(ConfigError, match="not a LoRA adapter"):
+        train_teacher(config, split, GSM8K(), scripted_student)
+
+
 def test_full_finetune_saves_a_whole_model_that_loads(tmp_path, tiny_teacher, scripted_student):
     from wst.teacher import load_teacher, write_instructions
 

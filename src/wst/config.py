@@ -238,6 +238,10 @@ class TrainConfig:
 
     max_steps: Annotated[int, Field(ge=1)] = 200
     """Optimizer steps."""
+    init_adapter: str = ""
+    """A trained LoRA adapter folder to start from instead of a fresh adapter (its own rank
+    and target modules; the ``lora_*`` fields are not used), e.g. to train a shipped teacher
+    for more steps. Evaluation's ``teacher_base`` stays the base model. Empty: a fresh one."""
     questions_per_step: Annotated[int, Field(ge=1)] = 4
     """Distinct questions per step; each gets ``num_generations`` instructions."""
     num_generations: Annotated[int, Field(ge=2)] = 4

@@ -30,8 +30,8 @@ from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
-    clean_instruction, resolve_teacher, save_teacher_card, teacher_messages, teacher_prompt,
-    write_instructions,
+    clean_instruction, is_adapter, resolve_teacher, save_teacher_card, teacher_messages,
+    teacher_prompt, write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -350,6 +350,17 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
     )
 
 
+def start_adapter(model: Any, folder: str) -> Any:
+    """``model`` with the trained LoRA adapter in ``folder`` loaded for further training."""
+    from peft import PeftModel
+
+    if not is_adapter(folder):
+        raise ConfigError(f"train.init_adapter {folder!r} is not a LoRA adapter folder (no "
+                          f"adapter_config.json): training can start only from an adapter")
+    with model_errors(folder, "train.init_adapter"):
+        return PeftModel.from_pretrained(model, folder, is_trainable=True)
+
+
 def save_card(folder: Path, teacher: TeacherConfig, **extra: Any) -> None:
     """The ``wst_teacher.json`` of a trained teacher: what using it needs (``extra``: more)."""
     save_teacher_card(folder, teacher.meta_prompt, teacher.model,
@@ -398,6 +409,8 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     with model_errors(model_path, "teacher"):
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype="float32")
         tokenizer = load_tokenizer(model_path)
+    if config.train.init_adapter:
+        model = start_adapter(model, config.train.init_adapter)
     pool = split.train
     if config.train.screen:
         from wst.screen import screened_pool
@@ -409,7 +422,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
                                  config.student.instruction_placement, run_dir,
                                  resume or not processes.is_main_process)
     peft_config = None
-    if config.teacher.lora:
+    if config.teacher.lora and not config.train.init_adapter:
         peft_config = LoraConfig(
             r=config.teacher.lora_r, lora_alpha=config.teacher.lora_alpha,
             lora_dropout=config.teacher.lora_dropout,
