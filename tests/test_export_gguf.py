@@ -15,7 +15,7 @@ from wst.cli import app
 from wst.config import DEFAULT_META_PROMPT
 from wst.export import export_teacher
 from wst.teacher import TEACHER_CARD, TeacherInstructor, teacher_messages
-from wst.teacher_gguf import GGUF_NAME, LlamaCppTeacher, gguf_teacher_path
+from wst.teacher_gguf import GGUF_NAME, LlamaCppTeacher, gguf_teacher_path, load_instructor
 
 runner = CliRunner()
 
@@ -196,6 +196,21 @@ def test_both_engines_prefill_the_instruction_start(tmp_path):
     finally:
         teacher.close()
     assert all(w.startswith(start) for w in written + pytorch.instruct_many(QUESTIONS[:2]))
+
+
+def test_a_llamacpp_teacher_runs_on_the_threads_it_is_given(tmp_path, caplog):
+    """``teacher.threads`` reaches llama.cpp, so ``wst serve`` can set a core aside for the
+    teacher next to the student's (0 = all cores)."""
+    import logging
+    import os
+
+    base = _tiny_model(tmp_path / "base", "qwen2")
+    out = export_teacher(str(base), None, tmp_path / "export", DEFAULT_META_PROMPT,
+                         max_instruction_tokens=4, gguf=True)
+    with caplog.at_level(logging.INFO, logger="wst"):
+        for threads, expected in ((1, 1), (0, os.cpu_count())):
+            load_instructor(str(out), parallel=1, threads=threads).close()
+            assert f"1 slots, {expected} threads" in caplog.records[-1].getMessage()
 
 
 def test_export_gguf_refuses_a_teacher_it_cannot_convert_before_writing(tmp_path, tiny_teacher):

@@ -337,7 +337,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
             instructor = load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
                                          cfg.teacher.engine, parallel=settings.teacher_batch,
                                          gguf_type=cfg.teacher.gguf_type,
-                                         instruction_start=cfg.teacher.instruction_start or None)
+                                         instruction_start=cfg.teacher.instruction_start or None,
+                                         threads=cfg.teacher.threads)
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

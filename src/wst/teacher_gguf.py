@@ -333,7 +333,7 @@ class LlamaCppTeacher:
 def load_instructor(
     model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
     max_instruction_tokens: int | None = None, engine: str = "pytorch", parallel: int = 8,
-    gguf_type: str = "f16", instruction_start: str | None = None,
+    gguf_type: str = "f16", instruction_start: str | None = None, threads: int = 0,
 ) -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
@@ -342,7 +342,7 @@ def load_instructor(
     exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too;
     otherwise it runs in PyTorch. ``meta_prompt``, ``max_instruction_tokens`` and
     ``instruction_start`` left as None come from the teacher's card, as ``TeacherInstructor``
-    reads it.
+    reads it. ``threads``: llama.cpp's CPU threads (0 = all cores).
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
     if gguf is None and engine == "llamacpp":
@@ -356,6 +356,6 @@ def load_instructor(
                            instruction_start)
     if gguf is not None:
         return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel,
-                               instruction_start=instruction_start)
+                               threads=threads, instruction_start=instruction_start)
     return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens,
                              instruction_start)
