@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="config override")
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads((args.prompts or args.starts).read_text())
+    if "none" in prompts:
+        parser.error('"none" names the no-instruction source; give the entry another name')
     config = load_run_config(args.config, args.set)
     task = attach_judge(get_task(config.task.name, config.task), config)
     pool = getattr(task.load(config.task), args.split)[: args.questions]
