@@ -125,10 +125,11 @@ class TeacherConfig:
     ``f16``, or ``q8_0`` (8-bit, about half the size and memory traffic of f16; its greedy
     instructions differ from PyTorch's more often: ``tests/test_export_gguf.py`` measures)."""
     threads: Annotated[int, Field(ge=0)] = 0
-    """CPU threads of a llama.cpp teacher in ``wst serve`` (0 = all cores). There the teacher
-    and the student run at once; on a CPU box, splitting the cores between them
-    (``teacher.threads`` + ``student.threads`` = cores) keeps the teacher's batches from
-    waiting for the student's threads (``benchmarks/serve_engines.sh`` measures it)."""
+    """CPU threads of a llama.cpp teacher in ``wst serve`` (0 = all cores), where the teacher
+    and the student run at once: with cores to spare, give each its own (``teacher.threads``
+    + ``student.threads`` = cores). On 2 cores a 1 + 1 split did not pay: the teacher's share
+    stayed at 11-12% and the median latency rose by a third (``benchmarks/serve_engines.sh``,
+    README)."""
     lora: bool = True
     """Train a LoRA adapter (default) instead of all weights."""
     lora_r: Annotated[int, Field(ge=1)] = 16
