@@ -6,7 +6,9 @@ GRPO learns from the order of each group's rewards. This scores a run's training
 both scorings order it the same way, by how far apart the training reward put the two. Where
 the training judge saw a near-tie, agreement near 50% means that order is noise any wording
 would reshuffle; where it saw a wide gap, agreement near 100% means a real difference.
-Training prompts only.
+With ``--reference SETUP`` the replies are first scored again under that set-up too, and it
+takes the training reward's place (e.g. both wordings with another reply cut). Training
+prompts only.
 
     .venv/bin/python scripts/pilots/judge_noise.py -c configs/hh_rlhf_coder_teacher.toml \
         --samples results/pilots/p23-coder-teacher-batch-scaling/train_samples.jsonl \
@@ -29,7 +31,7 @@ from scipy.stats import pearsonr
 
 from wst.tasks import get_task, load_run_config
 
-GAPS = ((0.0, 0.02), (0.02, 0.10), (0.10, 1.01))  # training-reward gap of a pair
+GAPS = ((0.0, 0.02), (0.02, 0.10), (0.10, 1.01))  # reference gap of a pair
 
 
 def main() -> None:
@@ -38,34 +40,46 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, required=True)
     parser.add_argument("--setups", type=Path, required=True)
     parser.add_argument("--setup", required=True, help="name of the set-up to score with")
+    parser.add_argument("--reference", help="set-up to score the reference with "
+                        "(default: the training reward as logged)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    setup = json.loads(args.setups.read_text())[args.setup]
+    setups = json.loads(args.setups.read_text())
     config = load_run_config(args.config, [])
     task = get_task(config.task.name, config.task)
     split = task.load(config.task)
     examples = {e.id: e for e in split.train + split.validation}
     samples = [json.loads(line) for line in args.samples.read_text().splitlines()]
-    judge = build_judge(config, setup)
-    reworded = judge.score_many([task.student_messages(examples[s["id"]], None) for s in samples],
-                                [s["answer"] for s in samples],
-                                [examples[s["id"]].answer for s in samples])
-    judge.close()
+    items = ([task.student_messages(examples[s["id"]], None) for s in samples],
+             [s["answer"] for s in samples], [examples[s["id"]].answer for s in samples])
+    reference = (score(config, setups[args.reference], items) if args.reference
+                 else [s["score"] for s in samples])
+    reworded = score(config, setups[args.setup], items)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "scores.jsonl").open("w") as fh:
-        fh.writelines(json.dumps({"step": s["step"], "id": s["id"], "training": s["score"],
-                                  "reworded": r}) + "\n" for s, r in zip(samples, reworded))
-    table = agreement_table([s["score"] for s in samples], reworded,
-                            [(s["step"], s["id"]) for s in samples])
+        fh.writelines(json.dumps({"step": s["step"], "id": s["id"], "reference": ref,
+                                  "reworded": r}) + "\n"
+                      for s, ref, r in zip(samples, reference, reworded))
+    table = agreement_table(reference, reworded, [(s["step"], s["id"]) for s in samples])
+    against = f"set-up \"{args.reference}\"" if args.reference else "the training reward"
     (args.out / "summary.md").write_text(
-        f"Replies of `{args.samples}` ({len(samples)}), scored again with set-up "
-        f"\"{args.setup}\" of `{args.setups}`.\n\n{table}\n")
+        f"Replies of `{args.samples}` ({len(samples)}), scored with set-up \"{args.setup}\" of "
+        f"`{args.setups}` against {against}.\n\n{table}\n")
     print(table)
 
 
-def agreement_table(training: list[float], reworded: list[float],
+def score(config, setup: dict, items: tuple[list, list[str], list[str]]) -> list[float]:
+    """The replies' scores under the config's judge with ``setup`` (model, cut, rubric)."""
+    judge = build_judge(config, setup)
+    try:
+        return judge.score_many(*items)
+    finally:
+        judge.close()
+
+
+def agreement_table(reference: list[float], reworded: list[float],
                     groups: list[tuple[int, str]]) -> str:
-    """Markdown: per training-reward gap, how many within-group pairs both scorings order
+    """Markdown: per reference gap, how many within-group pairs both scorings order
     alike (a tie in either counts a half), and the Pearson r of the two over all replies."""
     members: dict[tuple[int, str], list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
@@ -73,18 +87,18 @@ def agreement_table(training: list[float], reworded: list[float],
     counts = {gap: [0, 0.0] for gap in GAPS}
     for indices in members.values():
         for i, j in combinations(indices, 2):
-            gap = abs(training[i] - training[j])
+            gap = abs(reference[i] - reference[j])
             bucket = next(b for b in GAPS if b[0] <= gap < b[1])
-            same = (training[i] - training[j]) * (reworded[i] - reworded[j])
+            same = (reference[i] - reference[j]) * (reworded[i] - reworded[j])
             counts[bucket][0] += 1
             counts[bucket][1] += 1.0 if same > 0 else 0.5 if same == 0 else 0.0
-    lines = ["| training-reward gap of the pair | pairs | same order under the reworded "
+    lines = ["| reference gap of the pair | pairs | same order under the reworded "
              "rubric |", "|---|---|---|"]
     for (low, high), (pairs, same) in counts.items():
         share = f"{100 * same / pairs:.0f}%" if pairs else "–"
         lines.append(f"| {100 * low:.0f}–{min(100 * high, 100):.0f} pp | {pairs} | {share} |")
-    r = pearsonr(training, reworded).statistic
-    return "\n".join(lines) + f"\n\nPearson r over all {len(training)} replies: {r:.2f}"
+    r = pearsonr(reference, reworded).statistic
+    return "\n".join(lines) + f"\n\nPearson r over all {len(reference)} replies: {r:.2f}"
 
 
 if __name__ == "__main__":
