@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,18 @@ class ResponseCache:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        # Two processes creating the file at once: SQLite's busy timeout does not cover the
+        # switch to WAL, which then fails at once with "database is locked"; retry, bounded.
+        for attempt in range(100):
+            try:
+                self._set_up()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05 * (1 + attempt % 4))
+
+    def _set_up(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS answers "
