@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from wst.students.base import Sampling
 
 
+SET_UP_TIMEOUT_S = 30.0
+"""How long opening a cache waits for another process setting up the same file."""
+
+
 class ResponseCache:
     """Thread-safe map from (student identity, messages, sampling) to (text, tokens)."""
 
@@ -30,14 +34,14 @@ class ResponseCache:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         # Two processes creating the file at once: SQLite's busy timeout does not cover the
         # switch to WAL, which then fails at once with "database is locked"; retry, bounded.
-        for attempt in range(100):
+        deadline = time.monotonic() + SET_UP_TIMEOUT_S
+        while True:
             try:
-                self._set_up()
-                return
+                return self._set_up()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 99:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
-                time.sleep(0.05 * (1 + attempt % 4))
+                time.sleep(0.1)
 
     def _set_up(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
