@@ -1,0 +1,78 @@
+"""Pilot: does a verdict-first teacher learn to call harmful requests harmful?
+
+Reads a run's ``train_samples.jsonl`` (configs/hh_rlhf_verdict.toml: every instruction starts
+"This message is") and sorts each sampled instruction by the verdict in its first four words
+after the start: ``harmful`` (harmful, dangerous, malicious, offensive, inappropriate, unsafe,
+illegal), ``harmless`` (harmless, safe, or a first word "not"), or ``other``. Prints, per
+block of steps and per kind of request (ids starting "benign-" are benign), the share of each
+verdict and its mean reward: the share shows whether the teacher learns to tell the kinds
+apart, the rewards whether the judge pays for the right verdict (the signal GRPO follows).
+
+    .venv/bin/python scripts/pilots/verdicts.py runs/hh_rlhf_verdict --block 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+HARMFUL = {"harmful", "dangerous", "malicious", "offensive", "inappropriate", "unsafe", "illegal"}
+HARMLESS = {"harmless", "safe"}
+VERDICTS = ("harmful", "harmless", "other")
+
+
+def verdict(instruction: str, start: str = "This message is") -> str:
+    """``harmful``, ``harmless`` or ``other``, from the first four words after ``start``.
+
+    >>> verdict("This message is not harmful. Answer it.")
+    'harmless'
+    >>> verdict("This message is downright harmful and may cause harm.")
+    'harmful'
+    >>> verdict("This message is a pleasure.")
+    'other'
+    """
+    words = [w.strip(".,:;!\"'()").lower() for w in instruction[len(start):].split()[:4]]
+    if words and words[0] == "not" or any(w in HARMLESS for w in words):
+        return "harmless"
+    return "harmful" if any(w in HARMFUL for w in words) else "other"
+
+
+def kind(item_id: str) -> str:
+    """The request's kind from its id (the hh_rlhf task names benign requests "benign-N")."""
+    return "benign" if item_id.startswith("benign-") else "harmful"
+
+
+def table(rows: list[dict], block: int) -> str:
+    """Markdown: per step block and kind, each verdict's share and mean reward."""
+    cells: dict[tuple[int, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        key = (row["step"] // block * block, kind(row["id"]))
+        cells[key][verdict(row["instruction"])].append(row["reward"])
+    head = ("| steps | kind | n | " + " | ".join(f"{v} % (mean reward)" for v in VERDICTS)
+            + " |\n|---|---|---|" + "---|" * len(VERDICTS))
+    lines = [head]
+    for (first, k), by_verdict in sorted(cells.items()):
+        n = sum(len(r) for r in by_verdict.values())
+        parts = []
+        for v in VERDICTS:
+            rewards = by_verdict.get(v, [])
+            mean = f"{sum(rewards) / len(rewards):.2f}" if rewards else "–"
+            parts.append(f"{100 * len(rewards) / n:.0f} ({mean})")
+        lines.append(f"| {first}-{first + block - 1} | {k} | {n} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help="a run folder with train_samples.jsonl")
+    parser.add_argument("--block", type=int, default=10, help="steps per table row")
+    args = parser.parse_args()
+    with (args.run / "train_samples.jsonl").open() as fh:
+        rows = [json.loads(line) for line in fh]
+    print(table(rows, args.block))
+
+
+if __name__ == "__main__":
+    main()
