@@ -7,8 +7,11 @@ illegal), ``harmless`` (harmless, safe, or a first word "not"), or ``other``. Pr
 block of steps and per kind of request (ids starting "benign-" are benign), the share of each
 verdict and its mean reward: the share shows whether the teacher learns to tell the kinds
 apart, the rewards whether the judge pays for the right verdict (the signal GRPO follows).
+With ``--greedy CONFIG``, also the greedy verdicts of the untrained teacher and of each of the
+run's validation checkpoints on the validation prompts (what the validation score measured).
 
-    .venv/bin/python scripts/pilots/verdicts.py runs/hh_rlhf_verdict --block 10
+    .venv/bin/python scripts/pilots/verdicts.py runs/hh_rlhf_verdict --block 10 \
+        --greedy configs/hh_rlhf_verdict.toml
 """
 
 from __future__ import annotations
@@ -64,11 +67,39 @@ def table(rows: list[dict], block: int) -> str:
     return "\n".join(lines)
 
 
+def greedy_table(config_path: Path, adapters: list[Path]) -> str:
+    """Markdown: per teacher (untrained, then each adapter) and kind, its greedy verdicts on
+    the config's validation prompts."""
+    from wst.tasks import get_task, load_run_config
+    from wst.teacher import load_teacher, write_instructions
+
+    config = load_run_config(config_path, [])
+    pool = get_task(config.task.name, config.task).load(config.task).validation
+    teacher = config.teacher
+    lines = ["| teacher | kind | n | " + " | ".join(f"{v} %" for v in VERDICTS) + " |",
+             "|---|---|---|" + "---|" * len(VERDICTS)]
+    for adapter in [None, *adapters]:
+        model, tokenizer = load_teacher(teacher.model, str(adapter) if adapter else None)
+        texts = write_instructions(model, tokenizer, [e.question for e in pool],
+                                   teacher.meta_prompt, teacher.max_instruction_tokens,
+                                   instruction_start=teacher.instruction_start)
+        for k in ("harmful", "benign"):
+            mine = [verdict(t) for e, t in zip(pool, texts) if kind(e.id) == k]
+            lines.append(f"| {adapter or 'untrained'} | {k} | {len(mine)} | " + " | ".join(
+                f"{100 * mine.count(v) / len(mine):.0f}" for v in VERDICTS) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="a run folder with train_samples.jsonl")
     parser.add_argument("--block", type=int, default=10, help="steps per table row")
+    parser.add_argument("--greedy", type=Path, help="the run's config: add greedy verdicts")
     args = parser.parse_args()
+    if args.greedy:
+        adapters = sorted((args.run / "validation").glob("step-*"),
+                          key=lambda p: int(p.name.split("-")[1]))
+        print(greedy_table(args.greedy, adapters) + "\n")
     with (args.run / "train_samples.jsonl").open() as fh:
         rows = [json.loads(line) for line in fh]
     print(table(rows, args.block))
