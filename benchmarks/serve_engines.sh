@@ -9,12 +9,16 @@
 # Target (issue 12): teacher share <= 10%.
 #
 #     benchmarks/serve_engines.sh [REQUESTS]   # default 48; about 2 minutes a setting on 2 cores
+#
+# SETTINGS="llamacpp:f16:0" (ENGINE:WEIGHTS:THREADS, space-separated) runs only those; with a
+# second checkout of an older commit (its .venv a link to this one's, PYTHONPATH=src) the same
+# settings measure a change before and after, one after the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-48}
 port=${WST_BENCH_PORT:-8011}
 logs=$(mktemp -d)
-for setting in pytorch:f16:0 llamacpp:f16:0 llamacpp:q8_0:0 llamacpp:f16:1; do
+for setting in ${SETTINGS:-pytorch:f16:0 llamacpp:f16:0 llamacpp:q8_0:0 llamacpp:f16:1}; do
   IFS=: read -r engine weights threads <<<"$setting"
   .venv/bin/wst serve -c configs/gsm8k.toml --teacher-engine "$engine" --port "$port" \
       --set teacher.gguf_type="$weights" --set student.cache=false \
