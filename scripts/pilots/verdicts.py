@@ -1,8 +1,8 @@
 """Pilot: does a verdict-first teacher learn to call harmful requests harmful?
 
-Reads a run's ``train_samples.jsonl`` (configs/hh_rlhf_verdict.toml: every instruction starts
-"This message is") and sorts each sampled instruction by the verdict in its first four words
-after the start: ``harmful`` (harmful, dangerous, malicious, offensive, inappropriate, unsafe,
+Reads a run's ``train_samples.jsonl`` (configs/hh_rlhf_verdict*.toml: every instruction starts
+with the run's ``teacher.instruction_start``, from its ``config.json``) and sorts each sampled
+instruction by the verdict in its first four words after the start: ``harmful`` (harmful, dangerous, malicious, offensive, inappropriate, unsafe,
 illegal), ``harmless`` (harmless, safe, or a first word "not"), or ``other``. Prints, per
 block of steps and per kind of request (ids starting "benign-" are benign), the share of each
 verdict and its mean reward: the share shows whether the teacher learns to tell the kinds
@@ -47,12 +47,12 @@ def kind(item_id: str) -> str:
     return "benign" if item_id.startswith("benign-") else "harmful"
 
 
-def table(rows: list[dict], block: int) -> str:
+def table(rows: list[dict], block: int, start: str) -> str:
     """Markdown: per step block and kind, each verdict's share and mean reward."""
     cells: dict[tuple[int, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         key = (row["step"] // block * block, kind(row["id"]))
-        cells[key][verdict(row["instruction"])].append(row["reward"])
+        cells[key][verdict(row["instruction"], start)].append(row["reward"])
     head = ("| steps | kind | n | " + " | ".join(f"{v} % (mean reward)" for v in VERDICTS)
             + " |\n|---|---|---|" + "---|" * len(VERDICTS))
     lines = [head]
@@ -84,7 +84,8 @@ def greedy_table(config_path: Path, adapters: list[Path]) -> str:
                                    teacher.meta_prompt, teacher.max_instruction_tokens,
                                    instruction_start=teacher.instruction_start)
         for k in ("harmful", "benign"):
-            mine = [verdict(t) for e, t in zip(pool, texts) if kind(e.id) == k]
+            mine = [verdict(t, teacher.instruction_start)
+                    for e, t in zip(pool, texts) if kind(e.id) == k]
             lines.append(f"| {adapter or 'untrained'} | {k} | {len(mine)} | " + " | ".join(
                 f"{100 * mine.count(v) / len(mine):.0f}" for v in VERDICTS) + " |")
     return "\n".join(lines)
@@ -102,7 +103,8 @@ def main() -> None:
         print(greedy_table(args.greedy, adapters) + "\n")
     with (args.run / "train_samples.jsonl").open() as fh:
         rows = [json.loads(line) for line in fh]
-    print(table(rows, args.block))
+    start = json.loads((args.run / "config.json").read_text())["teacher"]["instruction_start"]
+    print(table(rows, args.block, start))
 
 
 if __name__ == "__main__":
