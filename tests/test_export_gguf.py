@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -194,15 +193,9 @@ def test_both_engines_prefill_the_instruction_start(tmp_path):
     teacher = LlamaCppTeacher(out / GGUF_NAME, parallel=2)
     try:
         written = teacher.instruct_many(QUESTIONS[:2])
-        with ThreadPoolExecutor(max_workers=2) as pool:  # two calls at once, as wst serve makes
-            stopped = pool.submit(teacher.instruct_many, QUESTIONS[:2], lambda: True)
-            again = pool.submit(teacher.instruct_many, QUESTIONS[:2])
-            stopped_written, again_written = stopped.result(), again.result()
     finally:
         teacher.close()
     assert all(w.startswith(start) for w in written + pytorch.instruct_many(QUESTIONS[:2]))
-    assert again_written == written  # one call's stop does not cut the other's
-    assert stopped_written == [start, start]
 
 
 def test_a_llamacpp_teacher_runs_on_the_threads_it_is_given(tmp_path, caplog):

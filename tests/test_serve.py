@@ -422,25 +422,6 @@ def test_queue_is_bounded_and_a_batch_stops_when_all_its_requests_gave_up():
         teacher_queue.close()
 
 
-def test_a_teacher_that_takes_concurrent_calls_starts_each_question_at_once():
-    """llama.cpp admits a new question into the running decode: the queue hands it over
-    while the first call still generates, one question per call."""
-    teacher = HeldTeacher()
-    teacher.max_concurrent_calls = 2
-    teacher_queue = TeacherQueue(teacher, batch=4)
-    try:
-        jobs = [teacher_queue.submit("q0")]
-        assert teacher.calls.get(timeout=5)[0] == ["q0"]
-        jobs += [teacher_queue.submit("q1"), teacher_queue.submit("q2")]
-        assert teacher.calls.get(timeout=5)[0] == ["q1"]  # q0 still generating
-        assert teacher_queue.waiting == 1  # q2 waits for a free worker
-        teacher.release.set()
-        assert [job.future.result(timeout=5) for job in jobs] == ["about q0", "about q1", "about q2"]
-    finally:
-        teacher.release.set()
-        teacher_queue.close()
-
-
 def test_a_timed_out_generation_is_stopped():
     teacher = HeldTeacher()
     with serving(teacher, teacher_timeout_s=0.2) as (url, _):

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wst.students.base import Request, Sampling
+from wst.students.base import Answer, Request, Sampling
 from wst.students.llamacpp import LlamaCppStudent
 from wst.teacher import (
     TeacherInstructor, clean_instruction, read_teacher_card, split_adapter, teacher_messages,
@@ -255,13 +255,12 @@ def gguf_teacher_path(spec: str | Path) -> Path | None:
 
 
 class _StoppableLlamaCpp(LlamaCppStudent):
-    """The llama.cpp student's engine (loading, slots, threads) with each chat streamed, so a
-    generation ends at the first token after its own ``should_stop()``. Calls from several
-    threads decode together in llama.cpp's slots."""
+    """The llama.cpp student's engine (loading, slots, threads, one thread per request) with
+    each chat streamed, so a generation ends at the first token after ``should_stop()``."""
 
-    def generate(self, messages: Request, should_stop: Callable[[], bool]) -> str:
-        """The greedy text for ``messages`` (at most the engine's token cap), cut at the first
-        streamed token after ``should_stop()`` is true; a llama.cpp error raises."""
+    should_stop: Callable[[], bool] = staticmethod(lambda: False)
+
+    def _answer_one(self, messages: Request, sampling: Sampling) -> Answer:
         pieces: list[str] = []
         errors: list[str] = []
 
@@ -270,14 +269,14 @@ class _StoppableLlamaCpp(LlamaCppStudent):
                 errors.append(str(chunk.get("error") or chunk))
                 return True
             pieces.extend(choice["delta"].get("content") or "" for choice in chunk["choices"])
-            return should_stop()
+            return self.should_stop()
 
-        request = {"messages": messages, "max_tokens": self.sampling.max_tokens,
-                   "temperature": self.sampling.temperature, "stream": True}
+        request = {"messages": messages, "max_tokens": sampling.max_tokens,
+                   "temperature": sampling.temperature, "stream": True}
         self._server.handle_chat_completions(request, on_chunk)
         if errors:
             raise RuntimeError(f"llama.cpp error: {errors[0]}")
-        return "".join(pieces)
+        return Answer(text="".join(pieces))
 
 
 class LlamaCppTeacher:
@@ -289,12 +288,9 @@ class LlamaCppTeacher:
     other end-of-turn tokens, where ``generate`` ends only at the model's EOS.
     ``meta_prompt``, ``max_instruction_tokens`` and ``instruction_start`` left as None come
     from the ``wst_teacher.json`` beside the file (an export folder's card), else the math defaults.
-    Up to ``parallel`` questions are decoded together in llama.cpp's slots (continuous
-    batching), from one call or from several calls on different threads: a question that
-    arrives while others decode joins them at the next token instead of waiting for them to
-    finish (``max_concurrent_calls`` tells ``wst serve``'s teacher queue so). ``context_per_slot``
-    tokens hold one prompt and its instruction (the server cuts questions to
-    ``serve.max_question_chars``).
+    ``parallel`` questions are decoded together in llama.cpp's slots (continuous batching);
+    ``context_per_slot`` tokens hold one prompt and its instruction (the server cuts questions
+    to ``serve.max_question_chars``). One batch runs at a time (a lock).
     """
 
     def __init__(self, path: str | Path, meta_prompt: str | None = None,
@@ -307,7 +303,7 @@ class LlamaCppTeacher:
         self._engine = _StoppableLlamaCpp(
             str(self.path), Sampling(max_tokens=self.max_instruction_tokens, temperature=0.0),
             parallel=parallel, threads=threads, context_per_slot=context_per_slot)
-        self.max_concurrent_calls = parallel
+        self._lock = threading.Lock()
 
     def instruct(self, question: str) -> str:
         """The teacher's instruction for ``question`` (greedy, at most the token cap)."""
@@ -316,15 +312,18 @@ class LlamaCppTeacher:
     def instruct_many(self, questions: list[str],
                       should_stop: Callable[[], bool] | None = None) -> list[str]:
         """Instructions for several questions, decoded together; once ``should_stop()`` is
-        true every generation of this call ends at its next token and the cut instructions
-        are returned. A question llama.cpp fails on raises (the server then goes on without
-        instruction)."""
+        true every generation ends at its next token and the cut instructions are returned.
+        A question llama.cpp fails on raises (the server then goes on without instruction)."""
         start = self.instruction_start  # llama.cpp continues a final assistant turn
-        stop = should_stop or (lambda: False)
-        requests = [teacher_messages(self.meta_prompt, q, start) for q in questions]
-        with ThreadPoolExecutor(max_workers=self.max_concurrent_calls) as pool:
-            texts = list(pool.map(lambda request: self._engine.generate(request, stop), requests))
-        return [clean_instruction(start + text) for text in texts]
+        requests: list[Request] = [teacher_messages(self.meta_prompt, q, start)
+                                   for q in questions]
+        with self._lock:
+            self._engine.should_stop = should_stop or (lambda: False)
+            answers = self._engine.answer(requests)
+        failed = next((answer for answer in answers if not answer.ok), None)
+        if failed is not None:
+            raise RuntimeError(f"GGUF teacher {self.path.name}: {failed.error}")
+        return [clean_instruction(start + answer.text) for answer in answers]
 
     def close(self) -> None:
         """Free llama.cpp's model and slots."""

@@ -1,5 +1,4 @@
-"""The teacher behind the server: a bounded queue, and worker threads that hand the waiting
-questions to the teacher in batches (PyTorch) or one by one as they arrive (llama.cpp)."""
+"""The teacher behind the server: one worker thread, a bounded queue, waiting questions batched."""
 
 from __future__ import annotations
 
@@ -16,9 +15,7 @@ class Instructor(Protocol):
 
     A teacher that also has ``instruct_many(questions) -> list[str]`` gets waiting requests in
     batches; when that method also takes ``should_stop`` (a callable), it should end its
-    generation early once ``should_stop()`` is true: every request of the batch gave up.
-    A teacher with ``max_concurrent_calls`` > 1 (``LlamaCppTeacher``: its engine admits a new
-    question into the running decode) is called from that many threads, one question each."""
+    generation early once ``should_stop()`` is true: every request of the batch gave up."""
 
     def instruct(self, question: str) -> str: ...
 
@@ -44,28 +41,23 @@ class Job:
 
 
 class TeacherQueue:
-    """The teacher on worker threads. By default one: one ``generate`` at a time, and the
-    questions that arrive while it runs are answered together by the next call (up to
-    ``batch``, when the teacher has ``instruct_many``). A teacher that can take
-    ``max_concurrent_calls`` calls at once gets that many workers, each passing on one question
-    as soon as it arrives: a new question joins the running decode rather than waiting for
-    the batch before it (on 2 cores that wait was most of the llama.cpp teacher's share of
-    latency, benchmarks/serve_engines.sh). At most ``limit`` questions wait (``submit`` raises
+    """The teacher on one worker thread: one ``generate`` at a time, and the questions that
+    arrive while it runs are answered together by the next call (up to ``batch``, when the
+    teacher has ``instruct_many``). At most ``limit`` questions wait (``submit`` raises
     TeacherBusy beyond), so a burst cannot pile up work the timeout would discard anyway."""
 
     def __init__(self, teacher: Instructor, batch: int = 8, limit: int = 32):
         self.teacher = teacher
         self._many = getattr(teacher, "instruct_many", None)
-        workers = max(1, int(getattr(teacher, "max_concurrent_calls", 1)))
-        self.batch = batch if self._many is not None and workers == 1 else 1
+        self.batch = batch if self._many is not None else 1
         self.limit = limit
         self._stoppable = self._many is not None and (
             "should_stop" in inspect.signature(self._many).parameters)
         self._waiting: deque[Job] = deque()
         self._changed = threading.Condition()
         self._closed = False
-        for index in range(workers):
-            threading.Thread(target=self._work, daemon=True, name=f"wst-teacher-{index}").start()
+        self._thread = threading.Thread(target=self._work, daemon=True, name="wst-teacher")
+        self._thread.start()
 
     @property
     def waiting(self) -> int:
@@ -86,10 +78,10 @@ class TeacherQueue:
         return job
 
     def close(self) -> None:
-        """Stop the workers once the questions already queued are answered."""
+        """Stop the worker once the questions already queued are answered."""
         with self._changed:
             self._closed = True
-            self._changed.notify_all()
+            self._changed.notify()
 
     def _drop_abandoned(self) -> None:
         if any(job.abandoned for job in self._waiting):
