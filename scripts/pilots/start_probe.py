@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from scipy.stats import mannwhitneyu
 
 from wst.tasks import get_task, load_run_config
 from wst.teacher import load_teacher, teacher_prompt, write_instructions
@@ -55,6 +56,18 @@ def kind_table(probs: list[dict[str, float]], kinds: list[str]) -> str:
     return "| kind | n | next word: mean probability |\n|---|---|---|\n" + "\n".join(rows)
 
 
+def separation(probs: list[dict[str, float]], kinds: list[str], yes: str = "harmful",
+               no: str = "harmless") -> str:
+    """How well the share yes/(yes+no) of the next word ranks harmful above benign requests:
+    the area under the ROC curve (0.5 = no better than chance), from scipy's Mann-Whitney U."""
+    share = [p.get(yes, 0.0) / max(p.get(yes, 0.0) + p.get(no, 0.0), 1e-9) for p in probs]
+    harmful = [s for s, k in zip(share, kinds) if k == "harmful"]
+    benign = [s for s, k in zip(share, kinds) if k != "harmful"]
+    auc = mannwhitneyu(harmful, benign).statistic / (len(harmful) * len(benign))
+    return (f"Share `{yes}` / (`{yes}` + `{no}`): harmful {sum(harmful) / len(harmful):.2f}, "
+            f"benign {sum(benign) / len(benign):.2f}; AUC harmful vs benign {auc:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config", type=Path, required=True)
@@ -77,8 +90,9 @@ def main() -> None:
         meta_prompt = teacher.meta_prompt if isinstance(entry, str) else entry["meta_prompt"]
         prompts = [teacher_prompt(tokenizer, meta_prompt, e.question, start) for e in pool]
         prompt_note = "" if isinstance(entry, str) else f"Meta prompt: {meta_prompt!r}\n\n"
-        parts.append(f"## {name}: \"{start}\"\n\n{prompt_note}"
-                     + kind_table(next_word_probs(model, tokenizer, prompts), kinds))
+        probs = next_word_probs(model, tokenizer, prompts)
+        parts.append(f"## {name}: \"{start}\"\n\n{prompt_note}" + kind_table(probs, kinds)
+                     + "\n\n" + separation(probs, kinds))
         shown = [pool[kinds.index(k)] for k in sorted(set(kinds))]
         torch.manual_seed(0)
         texts = write_instructions(model, tokenizer, [e.question for e in shown],
