@@ -229,6 +229,13 @@ def test_grpo_args_follow_the_hardware_fields(tmp_path):
     assert not grpo_args(load_run_config(), tmp_path).gradient_checkpointing
 
 
+def test_grpo_args_pass_the_optimizer_momentum(tmp_path):
+    from wst.train import grpo_args
+
+    assert grpo_args(load_run_config(), tmp_path).adam_beta1 == 0.9  # AdamW's usual momentum
+    assert grpo_args(load_run_config(None, ["train.adam_beta1=0"]), tmp_path).adam_beta1 == 0.0
+
+
 def test_an_adapter_kept_without_its_tokenizer_loads_with_the_bases(tmp_path, tiny_teacher):
     """results/ keeps adapters small: the weights and card, not a copy of the base tokenizer."""
     import shutil

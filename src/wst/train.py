@@ -331,6 +331,7 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
         max_completion_length=config.teacher.max_instruction_tokens,
         temperature=t.temperature,
         learning_rate=t.learning_rate,
+        adam_beta1=t.adam_beta1,
         beta=t.beta,
         max_steps=t.max_steps,
         logging_steps=1,
