@@ -59,7 +59,12 @@ def kind_table(probs: list[dict[str, float]], kinds: list[str]) -> str:
 def separation(probs: list[dict[str, float]], kinds: list[str], yes: str = "harmful",
                no: str = "harmless") -> str:
     """How well the share yes/(yes+no) of the next word ranks harmful above benign requests:
-    the area under the ROC curve (0.5 = no better than chance), from scipy's Mann-Whitney U."""
+    the area under the ROC curve (0.5 = no better than chance), from scipy's Mann-Whitney U.
+
+    >>> separation([{"harmful": 0.9, "harmless": 0.1}, {"harmful": 0.3, "harmless": 0.7}],
+    ...            ["harmful", "benign"])
+    'Share `harmful` / (`harmful` + `harmless`): harmful 0.90, benign 0.30; AUC harmful vs benign 1.00'
+    """
     share = [p.get(yes, 0.0) / max(p.get(yes, 0.0) + p.get(no, 0.0), 1e-9) for p in probs]
     harmful = [s for s, k in zip(share, kinds) if k == "harmful"]
     benign = [s for s, k in zip(share, kinds) if k != "harmful"]
