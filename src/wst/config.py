@@ -286,7 +286,7 @@ class TrainConfig:
     whole ``batch``, or ``none`` (Dr. GRPO)."""
     adam_beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     """AdamW's momentum (TRL ``adam_beta1``). 0: each update follows its own batch only, so an
-    early batch's push does not carry into later steps (P35, results/pilots/README.md)."""
+    early batch's push does not carry into later steps (P35 vs P36, results/pilots/README.md)."""
     mask_truncated_completions: bool = False
     """Leave instructions cut at ``teacher.max_instruction_tokens`` out of the loss (TRL
     ``mask_truncated_completions``)."""
