@@ -213,6 +213,23 @@ def test_a_llamacpp_teacher_runs_on_the_threads_it_is_given(tmp_path, caplog):
             assert f"1 slots, {expected} threads" in caplog.records[-1].getMessage()
 
 
+def test_a_llamacpp_model_closed_right_after_loading_does_not_hang(tmp_path):
+    """llama.cpp's server thread enters its task loop a moment after ``xllamacpp.Server()``
+    returns; a close in that gap used to be lost and the close then waited forever (it hung a
+    CI run in the test above). Loading now waits for the loop, so every close returns. A race:
+    before the fix about 1 in 200 cycles hung, so 40 cycles catch a regression only
+    sometimes; the run's timeout turns a hang into a failure."""
+    from wst.students import Sampling
+    from wst.students.llamacpp import LlamaCppStudent
+
+    base = _tiny_model(tmp_path / "base", "qwen2")
+    out = export_teacher(str(base), None, tmp_path / "export", DEFAULT_META_PROMPT,
+                         max_instruction_tokens=4, gguf=True)
+    for _ in range(40):
+        LlamaCppStudent(str(out / GGUF_NAME), Sampling(max_tokens=1), parallel=1,
+                        threads=1).close()
+
+
 def test_export_gguf_refuses_a_teacher_it_cannot_convert_before_writing(tmp_path, tiny_teacher):
     """A GPT-2 has no mapping here, the tests' tiny Llama has no BPE merges: one line each,
     exit 1, and no export folder (not even a partial one)."""

@@ -43,10 +43,12 @@ class LlamaCppStudent(Student):
         params.cpuparams_batch.n_threads = threads
         params.verbosity = -1
         params.warmup = False
+        params.endpoint_metrics = True  # for _wait_for_task_loop
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:  # a damaged GGUF, or too little memory for its context
             raise AssetError(f"GGUF model {path}: llama.cpp cannot load it ({exc})") from exc
+        self._wait_for_task_loop()
         # the full hash: two fine-tunes of one base (same size, same header) never share answers
         self._identity = f"llamacpp:{path.name}:{sha256_of(path)[:16]}"
         log.info("llama.cpp model %s loaded with %d slots, %d threads", path.name, self.parallel, threads)
@@ -74,6 +76,20 @@ class LlamaCppStudent(Student):
         probs = token_probs(content[0]["top_logprobs"]) if content else None
         return Answer(text=text, completion_tokens=usage["completion_tokens"],
                       prompt_tokens=usage["prompt_tokens"], first_token_probs=probs)
+
+    def _wait_for_task_loop(self) -> None:
+        """Return once llama.cpp's task loop runs, so that ``close`` can always stop it.
+
+        ``xllamacpp.Server()`` returns before its thread enters the task loop, and entering it
+        sets ``running = true``: a server closed in that gap had its stop overwritten, and its
+        destructor waited for the loop forever (a test that loads and at once closes a teacher
+        hung a CI run; ``benchmarks/llamacpp_close_race.py``: 3 hangs in 510 load-and-close
+        cycles, none in 640 once each load waited here). A metrics request is the cheapest
+        task that needs the loop to answer it.
+        """
+        metrics = self._server.handle_metrics()
+        if "llamacpp:" not in metrics:
+            raise RuntimeError(f"llama.cpp server did not start its task loop: {metrics[:200]}")
 
     def close(self) -> None:
         del self._server
