@@ -7,7 +7,8 @@ process is then killed).
     .venv/bin/python benchmarks/llamacpp_close_race.py MODEL.gguf --rounds 5 --cycles 80
 
 Why: ``xllamacpp.Server()`` returns before its thread enters llama.cpp's task loop, which
-sets ``running = true`` on entry, so a stop sent in that gap is overwritten.
+sets ``running = true`` on entry, so a stop sent in that gap is overwritten. The ``wait`` mode
+does what ``LlamaCppStudent._wait_for_task_loop`` does, on the bare server (no file hash per load).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 CYCLES = """
 import sys, xllamacpp
 path, cycles, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "wait"
-for i in range(cycles):
+for _ in range(cycles):
     p = xllamacpp.CommonParams()
     p.model.path = path
     p.n_parallel, p.n_ctx, p.verbosity, p.warmup = 1, 512, -1, False
