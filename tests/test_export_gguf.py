@@ -217,7 +217,7 @@ def test_a_llamacpp_model_closed_right_after_loading_does_not_hang(tmp_path):
     """llama.cpp's server thread enters its task loop a moment after ``xllamacpp.Server()``
     returns; a close in that gap used to be lost and the close then waited forever (it hung a
     CI run in the test above). Loading now waits for the loop, so every close returns. A race:
-    before the fix about 1 in 200 cycles hung, so 40 cycles catch a regression only
+    before the fix 3 in 510 cycles hung (benchmarks/llamacpp_close_race.py), so 40 cycles catch a regression only
     sometimes; the run's timeout turns a hang into a failure."""
     from wst.students import Sampling
     from wst.students.llamacpp import LlamaCppStudent
