@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from wst.config import RunConfig
 from wst.tasks import Example, Split, load_run_config
 from wst.tasks.gsm8k import GSM8K
@@ -256,3 +258,36 @@ def test_an_adapter_kept_without_its_tokenizer_loads_with_the_bases(tmp_path, ti
     written = [write_instructions(*load_teacher(str(tiny_teacher), str(folder)),
                                   ["What is 3 + 4?"], "Q: {question}", 6) for folder in (full, slim)]
     assert written[0] == written[1]
+
+
+def test_rows_of_zero_advantage_leave_the_update_and_change_nothing(tmp_path, tiny_teacher):
+    """Groups whose instructions all score the same have zero advantage; skipping their rows
+    in the update (``train.skip_zero_advantage``) gives the same adapter as computing them."""
+    from safetensors.torch import load_file
+
+    from tests.conftest import ScriptedStudent
+    from wst.students.base import Answer
+
+    class HalfFlatStudent(ScriptedStudent):
+        """Right whatever the instruction for even questions: their groups never vary."""
+
+        def _answer_one(self, messages, sampling):
+            question = messages[-1]["content"].rsplit("What is ", 1)[1]
+            if int(question.split()[0]) % 2 == 0:
+                return Answer(text="\\boxed{7}", completion_tokens=3)
+            return super()._answer_one(messages, sampling)
+
+    adapters = {}
+    for skip in (True, False):
+        config = _config(tmp_path / f"skip-{skip}", tiny_teacher, steps=2)
+        config.train.skip_zero_advantage = skip
+        out = train_teacher(config, _split(), GSM8K(), HalfFlatStudent())
+        adapters[skip] = load_file(out / "adapter_model.safetensors")
+        metrics = [json.loads(line) for line in
+                   (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
+        skipped = [m.get("update/skipped_share", 0.0) for m in metrics if "reward" in m]
+        assert (max(skipped) > 0) == skip
+    assert adapters[True].keys() == adapters[False].keys()
+    for name, weight in adapters[True].items():
+        assert torch.allclose(weight, adapters[False][name], atol=1e-6), name
+    assert any(not torch.equal(w, torch.zeros_like(w)) for w in adapters[True].values())

@@ -287,6 +287,11 @@ class TrainConfig:
     adam_beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     """AdamW's momentum (TRL ``adam_beta1``). 0: each update follows its own batch only, so an
     early batch's push does not carry into later steps (P35 vs P36, results/pilots/README.md)."""
+    skip_zero_advantage: bool = True
+    """Leave rows whose advantage is zero (groups whose instructions all scored the same) out
+    of the update's forward and backward pass. Exact, so on by default: with ``beta = 0`` and
+    ``loss_type = "dapo"`` they add nothing to the loss or its gradient (ignored otherwise).
+    ``benchmarks/zero_advantage_update.py`` measures the time it saves."""
     mask_truncated_completions: bool = False
     """Leave instructions cut at ``teacher.max_instruction_tokens`` out of the loss (TRL
     ``mask_truncated_completions``)."""

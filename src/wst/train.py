@@ -136,12 +136,51 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-class WSTTrainer(GRPOTrainer):
-    """GRPOTrainer that also logs where each step's time goes."""
+def rows_that_move_the_loss(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The rows of a GRPO loss batch whose advantage is not zero (at least one row).
 
-    def __init__(self, *args: Any, clock: StepClock, **kwargs: Any):
+    With no KL term, a row of zero advantage (a group whose instructions all scored the same)
+    adds exactly zero to the clipped surrogate loss and to its gradient, yet costs a full
+    forward and backward pass through its prompt. Under ``dapo`` the loss is divided by
+    ``num_items_in_batch``, counted over the whole generation batch and kept here, so dropping
+    those rows leaves loss and gradient unchanged. (Written here: TRL has no such option.)"""
+    advantages = inputs["advantages"]
+    moving = (advantages != 0).reshape(len(advantages), -1).any(dim=1)
+    if moving.all():
+        return inputs
+    if not moving.any():
+        moving[0] = True  # one row keeps the step's backward pass (and DDP's all-reduce) whole
+    keep = moving.nonzero().squeeze(1)
+    rows = len(advantages)
+
+    def take(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.ndim > 0 and len(value) == rows:
+            return value[keep]
+        if isinstance(value, list) and len(value) == rows:
+            return [value[i] for i in keep.tolist()]
+        return value
+    return {key: take(value) for key, value in inputs.items()}
+
+
+class WSTTrainer(GRPOTrainer):
+    """GRPOTrainer that logs where each step's time goes and skips rows that cannot move the
+    loss (``train.skip_zero_advantage``)."""
+
+    def __init__(self, *args: Any, clock: StepClock, skip_zero_advantage: bool = False,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.clock = clock
+        self.skip_zero_advantage = (skip_zero_advantage and self.beta == 0.0
+                                    and self.loss_type == "dapo"
+                                    and self.top_entropy_quantile == 1.0)
+
+    def _compute_loss(self, model, inputs):
+        if self.skip_zero_advantage and self.model.training:
+            kept = rows_that_move_the_loss(inputs)
+            self._metrics["train"]["update/skipped_share"].append(
+                1 - len(kept["advantages"]) / len(inputs["advantages"]))
+            inputs = kept
+        return super()._compute_loss(model, inputs)
 
     def _generate(self, prompts: list):
         started = time.perf_counter()
@@ -438,6 +477,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         train_dataset=train_dataset(pool, config.teacher, tokenizer),
         processing_class=tokenizer,
         peft_config=peft_config,
+        skip_zero_advantage=config.train.skip_zero_advantage,
         callbacks=[
             MetricsFile(run_dir / "metrics.jsonl"),
             StopAtBudget(paying_models(student, task),
