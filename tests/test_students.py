@@ -101,6 +101,21 @@ def test_cache_serves_identical_deterministic_requests(cache) -> None:
     assert student.usage.completion_tokens == 2  # cached answers are not counted twice
 
 
+def test_a_request_repeated_in_one_batch_is_answered_once_when_answers_repeat() -> None:
+    """A teacher that samples the same instruction twice for a question sends the student the
+    same request twice in one step; a greedy or seeded answer is computed once (even with no
+    cache), an unseeded sample every time."""
+    student = EchoStudent()
+    answers = student.answer([ask("a"), ask("b"), ask("a"), ask("a")])
+    assert student.calls == 2
+    assert [a.text for a in answers] == ["echo: a", "echo: b", "echo: a", "echo: a"]
+    assert [a.cached for a in answers] == [False, False, True, True]
+    assert student.usage.calls == 2 and student.usage.cache_hits == 2
+    hot = Sampling(max_tokens=16, temperature=0.7, seed=None)
+    student.answer([ask("a"), ask("a")], hot)
+    assert student.calls == 4
+
+
 def test_cache_persists_across_students(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     EchoStudent(cache=ResponseCache(path)).answer([ask("a")])

@@ -291,7 +291,8 @@ class TrainConfig:
     """Leave rows whose advantage is zero (groups whose instructions all scored the same) out
     of the update's forward and backward pass. Exact, so on by default: with ``beta = 0`` and
     ``loss_type = "dapo"`` they add nothing to the loss or its gradient (ignored otherwise).
-    ``benchmarks/zero_advantage_update.py`` measures the time it saves."""
+    TRL's entropy and clip metrics then cover the rows kept. ``update/skipped_share`` logs
+    the share left out; ``benchmarks/zero_advantage_update.py`` measures the time it saves."""
     mask_truncated_completions: bool = False
     """Leave instructions cut at ``teacher.max_instruction_tokens`` out of the loss (TRL
     ``mask_truncated_completions``)."""

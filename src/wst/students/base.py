@@ -185,19 +185,32 @@ class Student(ABC):
         sampling = sampling or self.sampling
         started = time.perf_counter()
         results: list[Answer | None] = [None] * len(batch)
-        todo = []
+        todo: list[int] = []
+        first_asked: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []  # (index, index of the same request asked first)
         for index, messages in enumerate(batch):
             hit = self._cache_get(messages, sampling)
             if hit is not None:
                 results[index] = hit
-            else:
-                todo.append(index)
+                continue
+            # A repeatable (greedy or seeded) request asked twice in one batch, as when a
+            # teacher samples the same instruction twice for a question, is answered once.
+            key = (ResponseCache.key(self.identity, messages, sampling)
+                   if sampling.cacheable(self.cache_sampled) else None)
+            if key in first_asked:
+                repeats.append((index, first_asked[key]))
+                continue
+            if key is not None:
+                first_asked[key] = index
+            todo.append(index)
         self.budget.check(self.usage, len(todo), self.identity)
         fresh = self._answer_many([batch[i] for i in todo], sampling)
         for index, result in zip(todo, fresh):
             results[index] = result
             if result.ok:
                 self._cache_put(batch[index], sampling, result)
+        for index, first in repeats:
+            results[index] = replace(results[first], cached=results[first].ok)
         self._account(results, len(todo), time.perf_counter() - started)
         if todo and not any(r.ok for r in results if r is not None):
             raise StudentError(f"{self.identity}: all {len(todo)} requests failed; first error: "
