@@ -291,3 +291,28 @@ def test_rows_of_zero_advantage_leave_the_update_and_change_nothing(tmp_path, ti
     for name, weight in adapters[True].items():
         assert torch.allclose(weight, adapters[False][name], atol=1e-6), name
     assert any(not torch.equal(w, torch.zeros_like(w)) for w in adapters[True].values())
+
+
+def test_micro_batches_make_the_same_update_from_the_same_requests(tmp_path, tiny_teacher):
+    """``train.micro_batches`` splits a step's forward and backward pass (less memory) but
+    neither asks the student again nor changes the update; step times are summed per step."""
+    from safetensors.torch import load_file
+
+    from tests.conftest import ScriptedStudent
+
+    adapters, students = {}, {}
+    for micro in (1, 2):
+        config = _config(tmp_path / f"micro-{micro}", tiny_teacher, steps=2)
+        config.train.micro_batches = micro
+        students[micro] = ScriptedStudent()
+        out = train_teacher(config, _split(), GSM8K(), students[micro])
+        adapters[micro] = load_file(out / "adapter_model.safetensors")
+        metrics = [json.loads(line) for line in
+                   (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
+        steps = [m for m in metrics if "reward" in m]
+        assert [m["step"] for m in steps] == [1, 2]
+        assert all(m["time/student_s"] > 0 for m in steps)
+    assert [r for r in students[1].requests] == [r for r in students[2].requests]
+    assert len(students[2].requests) == 2 * 2 * 4
+    for name, weight in adapters[1].items():
+        assert torch.allclose(weight, adapters[2][name], atol=1e-6), name

@@ -287,6 +287,11 @@ class TrainConfig:
     adam_beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     """AdamW's momentum (TRL ``adam_beta1``). 0: each update follows its own batch only, so an
     early batch's push does not carry into later steps (P35 vs P36, results/pilots/README.md)."""
+    micro_batches: Annotated[int, Field(ge=1)] = 1
+    """Forward and backward passes each step's instructions are split into (TRL's gradient
+    accumulation): the same update in 1/k of the activation memory, a little slower. Raise it
+    when the update runs out of memory (the 0.5B teacher with a 400-token prompt needed over
+    24 GB for 32 instructions in one pass)."""
     skip_zero_advantage: bool = True
     """Leave rows whose advantage is zero (groups whose instructions all scored the same) out
     of the update's forward and backward pass. Exact, so on by default: with ``beta = 0`` and

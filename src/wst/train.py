@@ -170,6 +170,7 @@ class WSTTrainer(GRPOTrainer):
                  **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.clock = clock
+        self.step_seconds: dict[str, float] = {}
         self.skip_zero_advantage = (skip_zero_advantage and self.beta == 0.0
                                     and self.loss_type == "dapo"
                                     and self.top_entropy_quantile == 1.0)
@@ -189,17 +190,21 @@ class WSTTrainer(GRPOTrainer):
         return result
 
     def training_step(self, model, inputs, num_items_in_batch=None):
+        """One forward and backward pass (of ``train.micro_batches`` per step); the first of a
+        step also generates and rewards. Each phase's seconds are summed over the step."""
         self.clock.generation = self.clock.student = self.clock.scoring = 0.0
         started = time.perf_counter()
         loss = super().training_step(model, inputs, num_items_in_batch)
-        total = time.perf_counter() - started
-        # Straight into this step's metrics: ``_log_metric`` would defer them to the next step.
-        metrics = self._metrics["train"]
-        metrics["time/teacher_generation_s"].append(self.clock.generation)
-        metrics["time/student_s"].append(self.clock.student)
-        metrics["time/scoring_s"].append(self.clock.scoring)
-        metrics["time/update_s"].append(total - self.clock.generation - self.clock.student
-                                        - self.clock.scoring)
+        phases = {"teacher_generation_s": self.clock.generation,
+                  "student_s": self.clock.student, "scoring_s": self.clock.scoring}
+        phases["update_s"] = time.perf_counter() - started - sum(phases.values())
+        for phase, seconds in phases.items():
+            self.step_seconds[phase] = self.step_seconds.get(phase, 0.0) + seconds
+        if self._step % self.current_gradient_accumulation_steps == 0:  # the step's last pass
+            # Straight into this step's metrics: ``_log_metric`` would defer them to the next.
+            for phase, seconds in self.step_seconds.items():
+                self._metrics["train"][f"time/{phase}"].append(seconds)
+            self.step_seconds = {}
         return loss
 
 
@@ -349,6 +354,17 @@ def per_process_batch(config: RunConfig, processes: int) -> int:
     return total // processes
 
 
+def micro_batch(config: RunConfig, processes: int) -> int:
+    """Instructions in each forward and backward pass of a process: its share of the step
+    split into ``train.micro_batches`` passes (TRL accumulates them into one update)."""
+    batch = per_process_batch(config, processes)
+    if batch % config.train.micro_batches:
+        raise ConfigError(f"{batch} instructions per step and process cannot be split into "
+                          f"train.micro_batches = {config.train.micro_batches} equal passes; "
+                          f"make micro_batches divide {batch}")
+    return batch // config.train.micro_batches
+
+
 def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
     """TRL's GRPOConfig for this run: CPU or GPU as ``train.device`` says (``accelerate
     launch`` decides how many processes), vLLM generation where ``train.use_vllm``."""
@@ -364,8 +380,8 @@ def grpo_args(config: RunConfig, run_dir: Path) -> GRPOConfig:
         vllm_mode=t.vllm_mode,
         vllm_server_base_url=t.vllm_server_base_url,
         vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
-        per_device_train_batch_size=per_process_batch(config, PartialState().num_processes),
-        gradient_accumulation_steps=1,
+        per_device_train_batch_size=micro_batch(config, PartialState().num_processes),
+        gradient_accumulation_steps=t.micro_batches,
         num_generations=t.num_generations,
         max_completion_length=config.teacher.max_instruction_tokens,
         temperature=t.temperature,
