@@ -45,6 +45,22 @@ def test_reward_fn_scores_with_the_student_and_penalises_leaks(tmp_path, scripte
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 3
 
 
+def test_reward_weights_scale_the_rewards_of_one_class(tmp_path, scripted_student):
+    """``train.reward_weights`` multiplies the rewards of examples by their reference answer;
+    the samples file keeps the unweighted score next to the reward."""
+    config = load_run_config(None, [f"output_dir={tmp_path}",
+                                    'train.reward_weights={"7": 4.0}'])
+    reward = make_reward_fn(scripted_student, GSM8K(), config, StepClock(), tmp_path / "s.jsonl")
+    completions = [[{"role": "assistant", "content": "ab"}]] * 2
+    rewards = reward(completions, question=["What is 3 + 4?", "What is 3 + 5?"],
+                     answer=["7", "8"], example_id=["a", "b"])
+    # Both instructions are right for the scripted student ("ab" has even length), but the
+    # second example's reference is 8, so its answer \boxed{7} is wrong.
+    assert rewards == [4.0, 0.0]
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [(r["score"], r["reward"]) for r in rows] == [(1.0, 4.0), (0.0, 0.0)]
+
+
 def test_reward_fn_times_the_scoring_apart_from_the_student(tmp_path, scripted_student):
     """A judge's calls are timed as scoring, so a step's cost shows judge next to student."""
     import time

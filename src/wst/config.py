@@ -263,6 +263,11 @@ class TrainConfig:
     answer is an independent sample (random seed, not cached): the reward then estimates the
     instruction's success *probability*, which varies within a group far more often than a
     greedy answer does, so GRPO gets an advantage to learn from."""
+    reward_weights: dict[str, Annotated[float, Field(gt=0)]] = field(default_factory=dict)
+    """Reward multiplier by an example's reference answer, for tasks whose answers are a few
+    classes (hh_rlhf's ``harmful`` / ``benign``), e.g. ``{harmful = 4.0}``; others 1. Under
+    ``scale_rewards = "none"`` it scales that class's advantages, so a class whose groups
+    rarely differ is not outvoted by one whose groups often do (P40, results/pilots)."""
     leak_penalty: Annotated[float, Field(ge=0)] = 1.0
     """Subtracted from the reward when an instruction contains the reference answer."""
     save_steps: Annotated[int, Field(ge=1)] = 10

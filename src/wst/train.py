@@ -37,13 +37,19 @@ from wst.teacher import (
 log = logging.getLogger(__name__)
 
 
-def instruction_rewards(scores: list[float], leaked: list[bool], leak_penalty: float) -> list[float]:
-    """Reward of each instruction: the student's score, minus a penalty if it leaks the answer.
+def instruction_rewards(scores: list[float], leaked: list[bool], leak_penalty: float,
+                        weights: list[float] | None = None) -> list[float]:
+    """Reward of each instruction: the student's score, minus a penalty if it leaks the answer,
+    times its example's weight (``train.reward_weights``; default 1).
 
     >>> instruction_rewards([1.0, 0.0, 1.0], [False, False, True], leak_penalty=1.0)
     [1.0, 0.0, 0.0]
+    >>> instruction_rewards([0.5, 0.5], [False, False], 1.0, weights=[4.0, 1.0])
+    [2.0, 0.5]
     """
-    return [s - leak_penalty * float(k) for s, k in zip(scores, leaked, strict=True)]
+    weights = weights or [1.0] * len(scores)
+    return [w * (s - leak_penalty * float(k))
+            for s, k, w in zip(scores, leaked, weights, strict=True)]
 
 
 @dataclass
@@ -93,7 +99,8 @@ def make_reward_fn(
         scores = task.score_answers(answers, examples)
         clock.scoring = time.perf_counter() - started
         leaked = [task.leaks(i, e) for i, e in zip(instructions, examples)]
-        rewards = instruction_rewards(scores, leaked, config.train.leak_penalty)
+        weights = [config.train.reward_weights.get(a, 1.0) for a in answer]
+        rewards = instruction_rewards(scores, leaked, config.train.leak_penalty, weights)
         if log_metric is not None:
             log_metric("student/accuracy", mean(scores))
             log_metric("student/failures", float(sum(not a.ok for a in answers)))
