@@ -300,7 +300,8 @@ class TrainConfig:
     skip_zero_advantage: bool = True
     """Leave rows whose advantage is zero (groups whose instructions all scored the same) out
     of the update's forward and backward pass. Exact, so on by default: with ``beta = 0`` and
-    ``loss_type = "dapo"`` they add nothing to the loss or its gradient (ignored otherwise).
+    ``loss_type = "dapo"`` they add nothing to the loss or its gradient (ignored otherwise,
+    and with several training processes, whose row counts TRL's metric gathers need equal).
     TRL's entropy and clip metrics then cover the rows kept. ``update/skipped_share`` logs
     the share left out; ``benchmarks/zero_advantage_update.py`` measures the time it saves."""
     mask_truncated_completions: bool = False

@@ -178,9 +178,12 @@ class WSTTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.step_seconds: dict[str, float] = {}
+        # One process only: ranks would keep different numbers of rows, and TRL gathers
+        # per-row metrics across ranks, which needs equal shapes.
         self.skip_zero_advantage = (skip_zero_advantage and self.beta == 0.0
                                     and self.loss_type == "dapo"
-                                    and self.top_entropy_quantile == 1.0)
+                                    and self.top_entropy_quantile == 1.0
+                                    and self.accelerator.num_processes == 1)
 
     def _compute_loss(self, model, inputs):
         if self.skip_zero_advantage and self.model.training:
