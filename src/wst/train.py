@@ -152,13 +152,13 @@ def rows_that_move_the_loss(inputs: dict[str, Any]) -> dict[str, Any]:
     ``num_items_in_batch``, counted over the whole generation batch and kept here, so dropping
     those rows leaves loss and gradient unchanged. (Written here: TRL has no such option.)"""
     advantages = inputs["advantages"]
-    moving = (advantages != 0).reshape(len(advantages), -1).any(dim=1)
+    rows = len(advantages)
+    moving = (advantages != 0).reshape(rows, -1).any(dim=1)
     if moving.all():
         return inputs
     if not moving.any():
-        moving[0] = True  # one row keeps the step's backward pass (and DDP's all-reduce) whole
+        moving[0] = True  # one row keeps the step's backward pass whole
     keep = moving.nonzero().squeeze(1)
-    rows = len(advantages)
 
     def take(value: Any) -> Any:
         if isinstance(value, torch.Tensor) and value.ndim > 0 and len(value) == rows:
