@@ -192,7 +192,8 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
     try:
         teacher = TeacherInstructor(cfg.teacher.model, _adapter(cfg), cfg.teacher.meta_prompt,
                                     cfg.teacher.max_instruction_tokens,
-                                    cfg.teacher.instruction_start or None)
+                                    cfg.teacher.instruction_start or None,
+                                    cfg.teacher.choices or None)
     except AssetError as exc:
         _fail(exc)
     instruction = teacher.instruct(question)
@@ -338,7 +339,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
                                          cfg.teacher.engine, parallel=settings.teacher_batch,
                                          gguf_type=cfg.teacher.gguf_type,
                                          instruction_start=cfg.teacher.instruction_start or None,
-                                         threads=cfg.teacher.threads)
+                                         threads=cfg.teacher.threads,
+                                         choices=cfg.teacher.choices or None)
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

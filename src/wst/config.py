@@ -113,6 +113,14 @@ class TeacherConfig:
     a small teacher that would answer the message itself writes an instruction instead. Part
     of the instruction the student sees; recorded in the trained teacher's card. No trailing
     space (the teacher's first token carries it). Empty: none."""
+    choices: list[str] = field(default_factory=list)
+    """A menu instead of free writing: the teacher picks one of these continuations of
+    ``instruction_start`` for each question, e.g. ``[" harmful", " harmless"]`` after "Reply
+    to the message below, which is". Evaluation and ``wst serve`` take the most likely one
+    (the sum of its tokens' log-probabilities); training gives every question each choice
+    once (``train.num_generations`` = their number), so a group compares all of them on the
+    same question and none drops out of the sample, as a sampled teacher's rare word does.
+    PyTorch engine only. Empty: the teacher writes freely."""
     max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     engine: Literal["pytorch", "llamacpp"] = "pytorch"
@@ -571,6 +579,23 @@ def validate(config: RunConfig) -> None:
     meta_prompt = config.teacher.meta_prompt
     if meta_prompt and "{question}" not in meta_prompt:
         raise ConfigError("teacher.meta_prompt must contain {question}")
+    if config.teacher.choices:
+        validate_choices(config)
+
+
+def validate_choices(config: RunConfig) -> None:
+    """``teacher.choices``: distinct, at least two, one per generation, PyTorch only."""
+    choices = config.teacher.choices
+    if len(choices) < 2 or len(set(choices)) != len(choices) or not all(choices):
+        raise ConfigError(f"teacher.choices must hold at least two distinct, non-empty "
+                          f"continuations (got {choices!r})")
+    if config.train.num_generations != len(choices):
+        raise ConfigError(f"teacher.choices: training gives every question each of the "
+                          f"{len(choices)} choices once, so train.num_generations must be "
+                          f"{len(choices)} (got {config.train.num_generations})")
+    if config.teacher.engine != "pytorch" or config.train.use_vllm:
+        raise ConfigError("teacher.choices runs on the pytorch engine only: set "
+                          "teacher.engine = \"pytorch\" and train.use_vllm = false")
 
 
 def save_config(config: RunConfig, path: Path) -> None:

@@ -97,7 +97,7 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
                                      else None, teacher.meta_prompt,
                                      teacher.max_instruction_tokens, questions,
                                      (teacher.engine, teacher.gguf_type),
-                                     teacher.instruction_start or None)
+                                     teacher.instruction_start or None, teacher.choices or None)
     if condition == "teacher_shipped":
         shipped = shipped_adapter(config)
         if shipped is None:
@@ -121,23 +121,26 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
 def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str,
                           max_tokens: int, questions: list[str],
                           engine: tuple[str, str] = ("pytorch", "f16"),
-                          instruction_start: str | None = None) -> list[str | None]:
-    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``; ``instruction_start`` None:
-    the adapter's card's."""
+                          instruction_start: str | None = None,
+                          choices: list[str] | None = None) -> list[str | None]:
+    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``; ``instruction_start`` and
+    ``choices`` None: the adapter's card's."""
     if engine[0] == "llamacpp":
         from wst.teacher_gguf import load_instructor
 
         teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine[0],
-                                  gguf_type=engine[1], instruction_start=instruction_start)
+                                  gguf_type=engine[1], instruction_start=instruction_start,
+                                  choices=choices)
         try:
             return list(teacher.instruct_many(questions))
         finally:
             teacher.close()
-    start = teacher_settings(read_teacher_card(adapter), meta_prompt, max_tokens,
-                             instruction_start).instruction_start
+    settings = teacher_settings(read_teacher_card(adapter), meta_prompt, max_tokens,
+                                instruction_start, choices)
     model, tokenizer = load_teacher(model_spec, adapter)
     return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens,
-                                   instruction_start=start))
+                                   instruction_start=settings.instruction_start,
+                                   choices=settings.choices))
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -210,6 +213,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "teacher": config.teacher.model, "adapter": adapter,
         "max_instruction_tokens": config.teacher.max_instruction_tokens,
         "instruction_start": config.teacher.instruction_start,
+        "choices": config.teacher.choices,
         "seconds": round(time.perf_counter() - started, 1),
         "student_usage": asdict(student.usage.since(usage_before)),
         "metric": "mean judge score" if task.judge is not None else "accuracy",

@@ -254,13 +254,21 @@ def screen_section(run_dir: Path) -> list[str]:
 
 
 def instruction_start_note(summary: dict[str, Any]) -> str:
-    """The report's words for ``teacher.instruction_start`` ("" when none was set).
+    """The report's words for ``teacher.instruction_start`` and ``teacher.choices`` ("" when
+    neither was set).
 
     >>> instruction_start_note({"instruction_start": "Reply by"})
     ', each starting with "Reply by" (prefilled)'
+    >>> instruction_start_note({"instruction_start": "It is", "choices": [" so", " not"]})
+    ', each starting with "It is" (prefilled) and ending in the likeliest of " so" / " not"'
     """
     start = summary.get("instruction_start", "")
-    return f', each starting with "{start}" (prefilled)' if start else ""
+    note = f', each starting with "{start}" (prefilled)' if start else ""
+    choices = summary.get("choices") or []
+    if choices:
+        listed = " / ".join(f'"{choice}"' for choice in choices)
+        note += f" and ending in the likeliest of {listed}"
+    return note
 
 
 def write_report(run_dir: Path) -> Path:

@@ -110,7 +110,8 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
                                       prompting.max_instruction_tokens, batch_size=8,
                                       samples=settings.screen_instructions,
                                       temperature=settings.temperature,
-                                      instruction_start=prompting.instruction_start)
+                                      instruction_start=prompting.instruction_start,
+                                      choices=prompting.choices)
 
         log.info("screen: %d questions x (no instruction + %d sampled instruction(s)) -> %d "
                  "student calls", len(candidates), settings.screen_instructions,

@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -147,12 +147,18 @@ def write_instructions(
     temperature: float = 1.0,
     should_stop: Callable[[], bool] | None = None,
     instruction_start: str = "",
+    choices: Sequence[str] = (),
 ) -> list[str]:
     """Greedy instructions for each question, generated in left-padded batches; or, with
     ``samples`` > 0, that many sampled at ``temperature`` per question (question-major order:
     all of the first question's, then the second's; seed with ``torch.manual_seed``).
     ``should_stop`` is asked after every token; once true, generation ends there and the
-    instructions are returned as far as they got. Each starts with ``instruction_start``."""
+    instructions are returned as far as they got. Each starts with ``instruction_start``.
+    With ``choices`` (``teacher.choices``) each instruction is the start and one of them:
+    the most likely, or sampled from their renormalised probabilities."""
+    if choices:
+        return _pick_choices(model, tokenizer, questions, meta_prompt, instruction_start,
+                             list(choices), batch_size, samples, temperature)
     out: list[str] = []
     sampling = ({"do_sample": True, "temperature": temperature, "top_k": 0,
                  "num_return_sequences": samples} if samples else {"do_sample": False})
@@ -172,6 +178,57 @@ def write_instructions(
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         out += [clean_instruction(instruction_start + t) for t in texts]
     return out
+
+
+def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
+    """The tokens of each of ``teacher.choices`` as the teacher would write them after its
+    prompt (no special tokens)."""
+    ids = [tokenizer(choice, add_special_tokens=False)["input_ids"] for choice in choices]
+    if not all(ids):
+        raise ValueError(f"teacher.choices: each choice needs at least one token ({choices!r})")
+    return ids
+
+
+def choice_logprobs(model: Any, tokenizer: Any, prompts: list[str],
+                    choices: Sequence[str]) -> torch.Tensor:
+    """Log-probability of each choice after each prompt (the sum over its tokens), shape
+    (prompts, choices): one forward pass over every prompt-choice pair, right-padded."""
+    options = choice_token_ids(tokenizer, choices)
+    rows, spans = [], []
+    for prompt in prompts:
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        for option in options:
+            rows.append(prompt_ids + option)
+            spans.append((len(prompt_ids), len(option)))
+    width = max(map(len, rows))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows])
+    attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+    logps = torch.log_softmax(logits.float(), dim=-1)
+    totals = [logps[r, start - 1:start - 1 + length].gather(
+                  1, input_ids[r, start:start + length].unsqueeze(1).to(device)).sum()
+              for r, (start, length) in enumerate(spans)]
+    return torch.stack(totals).reshape(len(prompts), len(options)).cpu()
+
+
+def _pick_choices(model: Any, tokenizer: Any, questions: list[str], meta_prompt: str,
+                  instruction_start: str, choices: list[str], batch_size: int, samples: int,
+                  temperature: float) -> list[str]:
+    """``write_instructions`` for a teacher that picks one of ``choices``."""
+    picked: list[int] = []
+    for first in range(0, len(questions), batch_size):
+        prompts = [teacher_prompt(tokenizer, meta_prompt, q, instruction_start)
+                   for q in questions[first:first + batch_size]]
+        logps = choice_logprobs(model, tokenizer, prompts, choices)
+        if samples:
+            weights = torch.softmax(logps / temperature, dim=-1)
+            picked += torch.multinomial(weights, samples, replacement=True).flatten().tolist()
+        else:
+            picked += logps.argmax(dim=-1).tolist()
+    return [clean_instruction(instruction_start + choices[i]) for i in picked]
 
 
 TEACHER_CARD = "wst_teacher.json"
@@ -214,11 +271,13 @@ class TeacherSettings(NamedTuple):
     meta_prompt: str
     max_instruction_tokens: int
     instruction_start: str
+    choices: tuple[str, ...] = ()
 
 
 def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
                      max_instruction_tokens: int | None = None,
-                     instruction_start: str | None = None) -> TeacherSettings:
+                     instruction_start: str | None = None,
+                     choices: Sequence[str] | None = None) -> TeacherSettings:
     """The settings of a deployed teacher: the ones given, else its card's (an exported
     teacher carries the prompt it was trained with), else the math tasks' defaults. Shared
     by the PyTorch and the llama.cpp teacher, so both read a card alike."""
@@ -230,7 +289,8 @@ def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
     cap = int(max_instruction_tokens or card.get("max_instruction_tokens")
               or TeacherConfig().max_instruction_tokens)
     start = card.get("instruction_start", "") if instruction_start is None else instruction_start
-    return TeacherSettings(prompt, cap, str(start))
+    menu = card.get("choices") or () if choices is None else choices
+    return TeacherSettings(prompt, cap, str(start), tuple(map(str, menu)))
 
 
 def split_adapter(model_spec: str, adapter: str | None) -> tuple[str, str | None]:
@@ -250,20 +310,21 @@ class TeacherInstructor:
 
     ``model_spec`` is anything ``load_teacher`` takes (``embedded:NAME``, a model folder such
     as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
-    read from its ``wst_teacher.json``. ``meta_prompt``, ``max_instruction_tokens`` and
-    ``instruction_start`` left as None come from the card of the adapter or model folder when
-    it has one (an exported teacher carries the prompt it was trained with), else from the
-    math tasks' defaults.
+    read from its ``wst_teacher.json``. ``meta_prompt``, ``max_instruction_tokens``,
+    ``instruction_start`` and ``choices`` left as None come from the card of the adapter or
+    model folder when it has one (an exported teacher carries the prompt it was trained
+    with), else from the math tasks' defaults.
     One ``generate`` runs at a time (a lock), so one instance can serve many threads.
     """
 
     def __init__(self, model_spec: str, adapter: str | None = None,
                  meta_prompt: str | None = None, max_instruction_tokens: int | None = None,
-                 instruction_start: str | None = None):
+                 instruction_start: str | None = None, choices: Sequence[str] | None = None):
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        self.meta_prompt, self.max_instruction_tokens, self.instruction_start = teacher_settings(
-            card, meta_prompt, max_instruction_tokens, instruction_start)
+        (self.meta_prompt, self.max_instruction_tokens, self.instruction_start,
+         self.choices) = teacher_settings(card, meta_prompt, max_instruction_tokens,
+                                          instruction_start, choices)
         self.model_spec, self.adapter = model_spec, adapter
         self.model, self.tokenizer = load_teacher(model_spec, adapter)
         self._lock = threading.Lock()
@@ -285,7 +346,8 @@ class TeacherInstructor:
             return write_instructions(self.model, self.tokenizer, questions, self.meta_prompt,
                                       self.max_instruction_tokens,
                                       batch_size=max(1, len(questions)), should_stop=should_stop,
-                                      instruction_start=self.instruction_start)
+                                      instruction_start=self.instruction_start,
+                                      choices=self.choices)
 
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -298,8 +298,9 @@ class LlamaCppTeacher:
                  context_per_slot: int = 2048, instruction_start: str | None = None):
         self.path = Path(path)
         card = read_teacher_card(self.path.parent)
-        self.meta_prompt, self.max_instruction_tokens, self.instruction_start = teacher_settings(
-            card, meta_prompt, max_instruction_tokens, instruction_start)
+        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start)
+        refuse_choices(settings.choices)
+        self.meta_prompt, self.max_instruction_tokens, self.instruction_start, _ = settings
         self._engine = _StoppableLlamaCpp(
             str(self.path), Sampling(max_tokens=self.max_instruction_tokens, temperature=0.0),
             parallel=parallel, threads=threads, context_per_slot=context_per_slot)
@@ -330,32 +331,44 @@ class LlamaCppTeacher:
         self._engine.close()
 
 
+def refuse_choices(choices: tuple[str, ...]) -> None:
+    """A teacher that picks from ``teacher.choices`` scores each choice, which llama.cpp's
+    generation here does not do: say so rather than let it write freely."""
+    if choices:
+        raise ValueError(f"this teacher picks one of teacher.choices {list(choices)!r}, which "
+                         f"runs on the pytorch engine only; set teacher.engine = \"pytorch\"")
+
+
 def load_instructor(
     model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
     max_instruction_tokens: int | None = None, engine: str = "pytorch", parallel: int = 8,
     gguf_type: str = "f16", instruction_start: str | None = None, threads: int = 0,
+    choices: Sequence[str] | None = None,
 ) -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
     A GGUF file, or an export folder holding ``teacher.gguf``, always runs in llama.cpp. With
     ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
     exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too;
-    otherwise it runs in PyTorch. ``meta_prompt``, ``max_instruction_tokens`` and
-    ``instruction_start`` left as None come from the teacher's card, as ``TeacherInstructor``
-    reads it. ``threads``: llama.cpp's CPU threads (0 = all cores).
+    otherwise it runs in PyTorch. ``meta_prompt``, ``max_instruction_tokens``,
+    ``instruction_start`` and ``choices`` left as None come from the teacher's card, as
+    ``TeacherInstructor`` reads it. ``threads``: llama.cpp's CPU threads (0 = all cores).
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
+    if gguf is not None or engine == "llamacpp":
+        refuse_choices(tuple(choices or ()))
     if gguf is None and engine == "llamacpp":
         from wst.export import cached_gguf
 
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        meta_prompt, max_instruction_tokens, instruction_start = teacher_settings(
-            card, meta_prompt, max_instruction_tokens, instruction_start)
+        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start)
+        refuse_choices(settings.choices)
+        meta_prompt, max_instruction_tokens, instruction_start, _ = settings
         gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type,
                            instruction_start)
     if gguf is not None:
         return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel,
                                threads=threads, instruction_start=instruction_start)
     return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens,
-                             instruction_start)
+                             instruction_start, choices)

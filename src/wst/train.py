@@ -30,8 +30,8 @@ from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
-    clean_instruction, is_adapter, resolve_teacher, save_teacher_card, teacher_messages,
-    teacher_prompt, write_instructions,
+    choice_token_ids, clean_instruction, is_adapter, resolve_teacher, save_teacher_card,
+    teacher_messages, teacher_prompt, write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -170,13 +170,15 @@ def rows_that_move_the_loss(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 class WSTTrainer(GRPOTrainer):
-    """GRPOTrainer that logs where each step's time goes and skips rows that cannot move the
-    loss (``train.skip_zero_advantage``)."""
+    """GRPOTrainer that logs where each step's time goes, skips rows that cannot move the
+    loss (``train.skip_zero_advantage``) and, for a teacher with ``teacher.choices``, gives
+    each question every choice instead of sampling (``choice_ids``: their tokens)."""
 
     def __init__(self, *args: Any, clock: StepClock, skip_zero_advantage: bool = False,
-                 **kwargs: Any):
+                 choice_ids: list[list[int]] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.clock = clock
+        self.choice_ids = choice_ids
         self.step_seconds: dict[str, float] = {}
         # One process only: ranks would keep different numbers of rows, and TRL gathers
         # per-row metrics across ranks, which needs equal shapes.
@@ -198,6 +200,21 @@ class WSTTrainer(GRPOTrainer):
         result = super()._generate(prompts)
         self.clock.generation = time.perf_counter() - started
         return result
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
+                              has_tool_images=False):
+        """With ``choice_ids``, the k-th copy of a question gets choice k: TRL's sampler
+        puts a question's ``num_generations`` (= number of choices) copies next to each
+        other, and splits the generation batch across processes in equal, ordered parts, so
+        a row's place in the whole batch fixes its choice. Nothing is sampled, so there are
+        no sampling log-probabilities (None, as TRL's own PyTorch generation returns)."""
+        if not self.choice_ids:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields,
+                                                 num_generations, has_tool_images)
+        first = self.accelerator.process_index * len(prompt_ids)
+        count = len(self.choice_ids)
+        return [list(self.choice_ids[(first + row) % count])
+                for row in range(len(prompt_ids))], None
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """One forward and backward pass (of ``train.micro_batches`` per step); the first of a
@@ -277,7 +294,8 @@ class ValidationScore(TrainerCallback):
         instructions = write_instructions(model, self.tokenizer,
                                           [e.question for e in self.examples],
                                           teacher.meta_prompt, teacher.max_instruction_tokens,
-                                          instruction_start=teacher.instruction_start)
+                                          instruction_start=teacher.instruction_start,
+                                          choices=teacher.choices)
         model.train(was_training)
         placement = self.config.student.instruction_placement
         answers = self.student.answer([self.task.student_messages(e, i, placement)
@@ -431,7 +449,21 @@ def save_card(folder: Path, teacher: TeacherConfig, **extra: Any) -> None:
     """The ``wst_teacher.json`` of a trained teacher: what using it needs (``extra``: more)."""
     save_teacher_card(folder, teacher.meta_prompt, teacher.model,
                       extra={"max_instruction_tokens": teacher.max_instruction_tokens,
-                             "instruction_start": teacher.instruction_start, **extra})
+                             "instruction_start": teacher.instruction_start,
+                             "choices": teacher.choices, **extra})
+
+
+def menu_token_ids(tokenizer: Any, teacher: TeacherConfig) -> list[list[int]] | None:
+    """The tokens of ``teacher.choices`` (None without), each within the instruction cap."""
+    if not teacher.choices:
+        return None
+    ids = choice_token_ids(tokenizer, teacher.choices)
+    longest = max(map(len, ids))
+    if longest > teacher.max_instruction_tokens:
+        raise ConfigError(f"teacher.choices: the longest choice has {longest} tokens, more "
+                          f"than teacher.max_instruction_tokens = "
+                          f"{teacher.max_instruction_tokens}; raise the cap")
+    return ids
 
 
 def train_dataset(train: list[Example], teacher: TeacherConfig, tokenizer: Any):
@@ -495,6 +527,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
             target_modules=config.teacher.lora_target_modules, task_type="CAUSAL_LM",
         )
     clock = StepClock()
+    choice_ids = menu_token_ids(tokenizer, config.teacher)
     reward = make_reward_fn(student, task, config, clock, run_dir / "train_samples.jsonl")
     trainer = WSTTrainer(
         model=model,
@@ -504,6 +537,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
         processing_class=tokenizer,
         peft_config=peft_config,
         skip_zero_advantage=config.train.skip_zero_advantage,
+        choice_ids=choice_ids,
         callbacks=[
             MetricsFile(run_dir / "metrics.jsonl"),
             StopAtBudget(paying_models(student, task),
