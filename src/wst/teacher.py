@@ -192,26 +192,27 @@ def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
 def choice_logprobs(model: Any, tokenizer: Any, prompts: list[str],
                     choices: Sequence[str]) -> torch.Tensor:
     """Log-probability of each choice after each prompt (the sum over its tokens), shape
-    (prompts, choices): one forward pass over every prompt-choice pair, right-padded."""
+    (prompts, choices): one forward pass over every prompt-choice pair, left-padded so that
+    every choice ends at the last position and only the last few positions' logits are
+    computed (the whole vocabulary at every position would take gigabytes)."""
     options = choice_token_ids(tokenizer, choices)
-    rows, spans = [], []
-    for prompt in prompts:
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        for option in options:
-            rows.append(prompt_ids + option)
-            spans.append((len(prompt_ids), len(option)))
-    width = max(map(len, rows))
+    rows = [tokenizer(prompt, add_special_tokens=False)["input_ids"] + option
+            for prompt in prompts for option in options]
+    lengths = [len(option) for _ in prompts for option in options]
+    width, keep = max(map(len, rows)), max(lengths) + 1
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows])
-    attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows])
+    attention = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
     device = next(model.parameters()).device
     with torch.no_grad():
-        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
-    logps = torch.log_softmax(logits.float(), dim=-1)
-    totals = [logps[r, start - 1:start - 1 + length].gather(
-                  1, input_ids[r, start:start + length].unsqueeze(1).to(device)).sum()
-              for r, (start, length) in enumerate(spans)]
-    return torch.stack(totals).reshape(len(prompts), len(options)).cpu()
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                       position_ids=positions.to(device), logits_to_keep=keep).logits
+    logps = torch.log_softmax(logits[:, -keep:-1].float(), dim=-1).cpu()  # predicts the last keep-1
+    tail = input_ids[:, width - keep + 1:]
+    picked = logps.gather(2, tail.unsqueeze(2)).squeeze(2)
+    totals = [picked[r, picked.shape[1] - n:].sum() for r, n in enumerate(lengths)]
+    return torch.stack(totals).reshape(len(prompts), len(options))
 
 
 def _pick_choices(model: Any, tokenizer: Any, questions: list[str], meta_prompt: str,
