@@ -226,6 +226,8 @@ def test_training_on_a_screened_pool_with_validation_checks(tmp_path, tiny_teach
                 (run_dir / "validation" / "scores.jsonl").read_text().splitlines()]
     assert [row["step"] for row in per_item] == [0, 1, 2]
     assert all(row["ids"] == ["v1", "v2"] and len(row["scores"]) == 2 for row in per_item)
+    assert all(len(row["instructions"]) == 2 and all(isinstance(i, str) for i in row["instructions"])
+               for row in per_item)  # what the teacher wrote for each item, beside its score
 
     asked = len(scripted_student.requests)
     resumed = _config(run_dir, tiny_teacher, steps=3)

@@ -287,7 +287,8 @@ class ValidationScore(TrainerCallback):
         self.examples, self.task, self.student, self.config = examples, task, student, config
         self.tokenizer, self.run_dir, self.every = tokenizer, run_dir, every
 
-    def score(self, model: Any) -> list[float]:
+    def score(self, model: Any) -> tuple[list[str], list[float]]:
+        """The current teacher's greedy instruction for each validation item, and its score."""
         teacher = self.config.teacher
         was_training = model.training
         model.eval()
@@ -300,10 +301,10 @@ class ValidationScore(TrainerCallback):
         placement = self.config.student.instruction_placement
         answers = self.student.answer([self.task.student_messages(e, i, placement)
                                        for e, i in zip(self.examples, instructions)])
-        return self.task.score_answers(answers, self.examples)
+        return instructions, self.task.score_answers(answers, self.examples)
 
     def _log(self, step: int, model: Any) -> None:
-        scores = self.score(model)
+        instructions, scores = self.score(model)
         accuracy = mean(scores)
         log.info("step %d  validation accuracy %.3f (n=%d)", step, accuracy, len(self.examples))
         with (self.run_dir / "metrics.jsonl").open("a") as fh:
@@ -312,7 +313,7 @@ class ValidationScore(TrainerCallback):
         (self.run_dir / VALIDATION).mkdir(exist_ok=True)
         with (self.run_dir / VALIDATION / "scores.jsonl").open("a") as fh:  # for paired tests
             fh.write(json.dumps({"step": step, "ids": [e.id for e in self.examples],
-                                 "scores": scores}) + "\n")
+                                 "scores": scores, "instructions": instructions}) + "\n")
         if step > 0 and hasattr(model, "peft_config"):  # an adapter: small enough to keep
             folder = self.run_dir / VALIDATION / f"step-{step}"
             model.save_pretrained(str(folder))
