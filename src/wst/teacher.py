@@ -290,7 +290,7 @@ def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
     cap = int(max_instruction_tokens or card.get("max_instruction_tokens")
               or TeacherConfig().max_instruction_tokens)
     start = card.get("instruction_start", "") if instruction_start is None else instruction_start
-    menu = card.get("choices") or () if choices is None else choices
+    menu = (card.get("choices") or ()) if choices is None else choices
     return TeacherSettings(prompt, cap, str(start), tuple(map(str, menu)))
 
 
