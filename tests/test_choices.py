@@ -17,7 +17,7 @@ from wst.teacher import (
 )
 from wst.train import train_teacher
 
-CHOICES = ["ab", "abc"]  # the scripted student is right after an even number of characters
+CHOICES = ["ab", "c"]  # the scripted student is right after an even number of characters
 QUESTIONS = ["What is 3 + 4?", "What is 1 + 6? Show your work."]
 
 
@@ -86,7 +86,7 @@ def test_grpo_gives_every_question_each_choice_and_learns_the_better_one(
     run_dir = tmp_path / "run"
     config = load_run_config(None, [
         f"output_dir={run_dir}", f"teacher.model={tiny_teacher}", "teacher.max_instruction_tokens=4",
-        "teacher.meta_prompt=Help with: {question}", 'teacher.choices=["ab", "abc"]',
+        "teacher.meta_prompt=Help with: {question}", 'teacher.choices=["ab", "c"]',
         "train.num_generations=2", "train.questions_per_step=2", "train.max_steps=4",
         "train.learning_rate=1e-2", "train.save_steps=10", "train.validation_steps=0"])
     train = [Example(f"q{i}", q, "7", template=i) for i, q in enumerate(QUESTIONS)]
@@ -103,6 +103,7 @@ def test_grpo_gives_every_question_each_choice_and_learns_the_better_one(
         block = asked[step * 4:(step + 1) * 4]
         assert sorted(block) == sorted((c, q) for q in QUESTIONS for c in CHOICES)
     trained, _ = load_teacher(str(tiny_teacher), str(out))
-    assert (_margins(trained, tokenizer) > before).all()
+    after = _margins(trained, tokenizer)
+    assert (after > before + 0.5).all(), (before, after)
     assert json.loads((Path(out) / "wst_teacher.json").read_text())["choices"] == CHOICES
     assert set(TeacherInstructor(str(out)).instruct_many(QUESTIONS)) <= set(CHOICES)

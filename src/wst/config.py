@@ -119,8 +119,10 @@ class TeacherConfig:
     to the message below, which is". Evaluation and ``wst serve`` take the most likely one
     (the sum of its tokens' log-probabilities); training gives every question each choice
     once (``train.num_generations`` = their number), so a group compares all of them on the
-    same question and none drops out of the sample, as a sampled teacher's rare word does.
-    PyTorch engine only. Empty: the teacher writes freely."""
+    same question and none drops out of the sample, as a sampled teacher's rare word does;
+    the better choices are pulled up and the worse pushed down until the pick is near
+    certain (``wst.train.choice_loss``). PyTorch engine only. Empty: the teacher writes
+    freely."""
     max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     engine: Literal["pytorch", "llamacpp"] = "pytorch"

@@ -169,6 +169,29 @@ def rows_that_move_the_loss(inputs: dict[str, Any]) -> dict[str, Any]:
     return {key: take(value) for key, value in inputs.items()}
 
 
+def choice_loss(menu_logps: torch.Tensor, picked: torch.Tensor,
+                advantages: torch.Tensor) -> torch.Tensor:
+    """Per-row loss of a teacher that picks from ``teacher.choices``: ``-A * log q`` for a
+    row whose choice beat its group's mean (advantage A > 0), 0 for the others, where q is
+    the choice's probability among the menu's (a softmax over ``menu_logps``, each row's
+    log-probability of every choice on its question; ``picked``: the row's choice).
+
+    Why not GRPO's surrogate ``-A * log p``: every question gets every choice, so with two
+    choices it pushes the log-ratio of the better to the worse up by the same amount at every
+    step, however certain the pick already is, and the shared lean of all questions drifts
+    with each batch's balance of gaps (P44, pilot log). This is a cost-weighted
+    cross-entropy over the menu: it fades once the better choice is near certain, so the
+    greedy pick settles where the gaps of the questions balance. Rows of one question may sit
+    in different passes of a step: each row needs only its own question's menu.
+
+    >>> menu = torch.log(torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.5, 0.5]]))
+    >>> choice_loss(menu, torch.tensor([0, 1, 0]), torch.tensor([1.0, 1.0, -1.0])).round(decimals=3)
+    tensor([0.1050, 0.6930, 0.0000])
+    """
+    log_q = torch.log_softmax(menu_logps, dim=-1).gather(1, picked.unsqueeze(1)).squeeze(1)
+    return -advantages.clamp(min=0) * log_q
+
+
 class WSTTrainer(GRPOTrainer):
     """GRPOTrainer that logs where each step's time goes, skips rows that cannot move the
     loss (``train.skip_zero_advantage``) and, for a teacher with ``teacher.choices``, gives
@@ -193,7 +216,45 @@ class WSTTrainer(GRPOTrainer):
             self._metrics["train"]["update/skipped_share"].append(
                 1 - len(kept["advantages"]) / len(inputs["advantages"]))
             inputs = kept
+        if self.choice_ids:
+            return self._choice_loss(model, inputs)
         return super()._compute_loss(model, inputs)
+
+    def _choice_loss(self, model, inputs):
+        """``choice_loss`` over this pass's rows of positive advantage (the others add 0):
+        every choice is scored on each such row's question, and the sum is normalised as
+        TRL's ``dapo`` loss is (by the generation batch's completion tokens, so passes and
+        processes add up to one step)."""
+        rows = (inputs["advantages"] > 0).nonzero().squeeze(1)
+        if len(rows) == 0:
+            rows = torch.tensor([0], device=inputs["advantages"].device)  # a whole backward
+        prompt_ids, prompt_mask = inputs["prompt_ids"][rows], inputs["prompt_mask"][rows]
+        count, width = len(self.choice_ids), max(map(len, self.choice_ids))
+        menu = torch.tensor([ids + [0] * (width - len(ids)) for ids in self.choice_ids],
+                            device=prompt_ids.device)
+        menu_mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids))
+                                  for ids in self.choice_ids], device=prompt_ids.device)
+        input_ids = torch.cat([prompt_ids.repeat_interleave(count, 0), menu.repeat(len(rows), 1)],
+                              dim=1)
+        attention = torch.cat([prompt_mask.repeat_interleave(count, 0),
+                               menu_mask.repeat(len(rows), 1)], dim=1)
+        logps, _, _ = self._get_per_token_logps_and_entropies(model, input_ids, attention, width)
+        menu_logps = (logps * menu_mask.repeat(len(rows), 1)).sum(dim=1).reshape(len(rows), count)
+        losses = choice_loss(menu_logps, self._picked(inputs["completion_ids"][rows]),
+                             inputs["advantages"][rows])
+        normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
+        normalizer = (normalizer * self.current_gradient_accumulation_steps
+                      / self.args.steps_per_generation)
+        return losses.sum() / normalizer
+
+    def _picked(self, completion_ids: torch.Tensor) -> torch.Tensor:
+        """Which of ``choice_ids`` each (right-padded) completion is."""
+        picked = []
+        for row in completion_ids.tolist():
+            index = next(i for i, ids in enumerate(self.choice_ids) if row[:len(ids)] == ids
+                         and all(t == self.processing_class.pad_token_id for t in row[len(ids):]))
+            picked.append(index)
+        return torch.tensor(picked, device=completion_ids.device)
 
     def _generate(self, prompts: list):
         started = time.perf_counter()
