@@ -120,9 +120,8 @@ class TeacherConfig:
     (the sum of its tokens' log-probabilities); training gives every question each choice
     once (``train.num_generations`` = their number), so a group compares all of them on the
     same question and none drops out of the sample, as a sampled teacher's rare word does;
-    the better choices are pulled up and the worse pushed down until the pick is near
-    certain (``wst.train.choice_loss``). PyTorch engine only. Empty: the teacher writes
-    freely."""
+    a choice that beat its group's mean is pulled up among the menu until it is near certain
+    (``wst.train.choice_loss``). PyTorch engine only. Empty: the teacher writes freely."""
     max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     engine: Literal["pytorch", "llamacpp"] = "pytorch"
@@ -277,7 +276,9 @@ class TrainConfig:
     """Reward multiplier by an example's reference answer, for tasks whose answers are a few
     classes (hh_rlhf's ``harmful`` / ``benign``), e.g. ``{harmful = 4.0}``; others 1. Under
     ``scale_rewards = "none"`` it scales that class's advantages, so a class whose groups
-    rarely differ is not outvoted by one whose groups often do (P40, results/pilots)."""
+    rarely differ is not outvoted by one whose groups often do (P40, results/pilots). A
+    weight changes what is optimal, not only how fast it is learned: with ``teacher.choices``
+    it moves where the pick settles (P45 flipped to "harmful" for nearly all)."""
     leak_penalty: Annotated[float, Field(ge=0)] = 1.0
     """Subtracted from the reward when an instruction contains the reference answer."""
     save_steps: Annotated[int, Field(ge=1)] = 10
