@@ -15,6 +15,7 @@ from wst.tasks.gsm8k import GSM8K
 from wst.teacher import (
     TeacherInstructor, choice_logprobs, load_teacher, teacher_prompt, write_instructions,
 )
+from wst.export import export_teacher
 from wst.train import train_teacher
 
 CHOICES = ["ab", "c"]  # the scripted student is right after an even number of characters
@@ -70,12 +71,11 @@ def test_choices_that_cannot_run_are_refused_before_any_model_loads(override, pr
         load_run_config(None, override)
 
 
-def test_a_llamacpp_teacher_refuses_a_card_with_choices(tmp_path):
-    from wst.teacher_gguf import refuse_choices
+def test_a_llamacpp_teacher_refuses_choices_before_exporting(tiny_teacher):
+    from wst.teacher_gguf import load_instructor
 
-    refuse_choices(())
     with pytest.raises(ValueError, match="pytorch engine only"):
-        refuse_choices(("a", "b"))
+        load_instructor(str(tiny_teacher), engine="llamacpp", choices=["ab", "c"])
 
 
 def test_grpo_gives_every_question_each_choice_and_learns_the_better_one(
@@ -107,3 +107,5 @@ def test_grpo_gives_every_question_each_choice_and_learns_the_better_one(
     assert (after > before + 0.5).all(), (before, after)
     assert json.loads((Path(out) / "wst_teacher.json").read_text())["choices"] == CHOICES
     assert set(TeacherInstructor(str(out)).instruct_many(QUESTIONS)) <= set(CHOICES)
+    exported = export_teacher(str(tiny_teacher), out, tmp_path / "export", "Help with: {question}")
+    assert TeacherInstructor(str(exported)).choices == tuple(CHOICES)  # still a chooser

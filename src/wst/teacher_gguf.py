@@ -295,10 +295,12 @@ class LlamaCppTeacher:
 
     def __init__(self, path: str | Path, meta_prompt: str | None = None,
                  max_instruction_tokens: int | None = None, parallel: int = 8, threads: int = 0,
-                 context_per_slot: int = 2048, instruction_start: str | None = None):
+                 context_per_slot: int = 2048, instruction_start: str | None = None,
+                 choices: Sequence[str] | None = None):
         self.path = Path(path)
         card = read_teacher_card(self.path.parent)
-        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start)
+        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start,
+                                    choices)
         refuse_choices(settings.choices)
         self.meta_prompt, self.max_instruction_tokens, self.instruction_start, _ = settings
         self._engine = _StoppableLlamaCpp(
@@ -355,20 +357,20 @@ def load_instructor(
     ``TeacherInstructor`` reads it. ``threads``: llama.cpp's CPU threads (0 = all cores).
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
-    if gguf is not None or engine == "llamacpp":
-        refuse_choices(tuple(choices or ()))
     if gguf is None and engine == "llamacpp":
         from wst.export import cached_gguf
 
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start)
-        refuse_choices(settings.choices)
+        settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start,
+                                    choices)
+        refuse_choices(settings.choices)  # before an export that could not be used
         meta_prompt, max_instruction_tokens, instruction_start, _ = settings
         gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type,
                            instruction_start)
     if gguf is not None:
         return LlamaCppTeacher(gguf, meta_prompt, max_instruction_tokens, parallel=parallel,
-                               threads=threads, instruction_start=instruction_start)
+                               threads=threads, instruction_start=instruction_start,
+                               choices=choices)
     return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens,
                              instruction_start, choices)
