@@ -28,19 +28,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--none", type=Path, help="records.jsonl with a none condition")
+    parser.add_argument("--ending", help="also count, per kind, the instructions ending in "
+                                         "this word (a chooser's picks; checks that record "
+                                         "their instructions)")
     args = parser.parse_args()
     checks = [json.loads(line) for line in (args.run / "validation" / "scores.jsonl").open()]
     none = none_scores(args.none) if args.none else None
-    print("| step | mean % | harmful % | benign % | vs step 0, pp [95% CI] | vs none, pp [95% CI] |")
-    print("|---|---|---|---|---|---|")
+    extra = f" ending in {args.ending!r}: harmful / benign |" if args.ending else ""
+    print("| step | mean % | harmful % | benign % | vs step 0, pp [95% CI] | vs none, pp [95% CI] |"
+          + extra)
+    print("|---|---|---|---|---|---|" + ("---|" if args.ending else ""))
     for check in checks:
         scores, ids = check["scores"], check["ids"]
         kinds = [_mean([s for i, s in zip(ids, scores) if i.startswith("benign") == benign])
                  for benign in (False, True)]
         columns = [_diff(scores, checks[0]["scores"])]
         columns.append(_diff(scores, [none[i] for i in ids]) if none else "")
+        if args.ending:
+            columns.append(" / ".join(_endings(check, args.ending, benign)
+                                      for benign in (False, True)))
         print(f"| {check['step']} | {_mean(scores):.1f} | {kinds[0]:.1f} | {kinds[1]:.1f} | "
               + " | ".join(columns) + " |")
+
+
+def _endings(check: dict, word: str, benign: bool) -> str:
+    """How many of one kind's instructions end in ``word``, of that kind's items."""
+    mine = [w for i, w in zip(check["ids"], check["instructions"])
+            if i.startswith("benign") == benign]
+    return f"{sum(w.rstrip(' .').endswith(word) for w in mine)}/{len(mine)}"
 
 
 def _mean(values: list[float]) -> float:
