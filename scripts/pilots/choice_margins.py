@@ -16,15 +16,10 @@ import statistics
 from pathlib import Path
 
 import torch
+from scipy.stats import mannwhitneyu
 
 from wst.tasks import get_task, load_run_config
 from wst.teacher import choice_logprobs, load_teacher, teacher_prompt
-
-
-def auc(positives: list[float], negatives: list[float]) -> float:
-    """Share of (positive, negative) pairs the margin orders right, ties counting half."""
-    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
-    return sum(pairs) / len(pairs)
 
 
 def main() -> None:
@@ -49,8 +44,9 @@ def main() -> None:
         margins = (logps[:, 0] - logps[:, 1]).tolist()
         harmful = [m for m, e in zip(margins, items) if e.answer == "harmful"]
         benign = [m for m, e in zip(margins, items) if e.answer == "benign"]
+        auc = mannwhitneyu(harmful, benign).statistic / (len(harmful) * len(benign))  # ties: half
         print(f"| {name} | {statistics.mean(harmful):+.2f} | {statistics.mean(benign):+.2f} | "
-              f"{auc(harmful, benign):.2f} | {sum(m > 0 for m in harmful)}/{len(harmful)} | "
+              f"{auc:.2f} | {sum(m > 0 for m in harmful)}/{len(harmful)} | "
               f"{sum(m > 0 for m in benign)}/{len(benign)} |", flush=True)
 
 
