@@ -62,13 +62,21 @@ def test_write_instructions_picks_the_likeliest_choice_or_samples_them(tiny_teac
 @pytest.mark.parametrize("override, problem", [
     (["teacher.choices=[\"a\"]"], "at least two distinct"),
     (["teacher.choices=[\"a\", \"a\"]"], "at least two distinct"),
-    (["teacher.choices=[\"a\", \"b\"]", "train.num_generations=4"], "num_generations must be 2"),
     (["teacher.choices=[\"a\", \"b\"]", "train.num_generations=2", "teacher.engine=llamacpp"],
      "pytorch engine only"),
 ])
 def test_choices_that_cannot_run_are_refused_before_any_model_loads(override, problem):
     with pytest.raises(ConfigError, match=problem):
         load_run_config(None, override)
+
+
+def test_only_training_needs_one_generation_per_choice(tmp_path):
+    run_dir = tmp_path / "run"
+    config = load_run_config(None, ["teacher.choices=[\"a\", \"b\"]", "train.num_generations=4",
+                                    f"output_dir={run_dir}"])  # evaluating such a chooser is fine
+    with pytest.raises(ConfigError, match="num_generations must be 2"):
+        train_teacher(config, Split(train=[], test=[]), GSM8K(), student=None)
+    assert not run_dir.exists()  # refused before the run folder or any model
 
 
 def test_a_llamacpp_teacher_refuses_choices_before_exporting(tiny_teacher):

@@ -587,18 +587,24 @@ def validate(config: RunConfig) -> None:
 
 
 def validate_choices(config: RunConfig) -> None:
-    """``teacher.choices``: distinct, at least two, one per generation, PyTorch only."""
+    """``teacher.choices``: distinct, at least two, PyTorch only."""
     choices = config.teacher.choices
     if len(choices) < 2 or len(set(choices)) != len(choices) or not all(choices):
         raise ConfigError(f"teacher.choices must hold at least two distinct, non-empty "
                           f"continuations (got {choices!r})")
-    if config.train.num_generations != len(choices):
-        raise ConfigError(f"teacher.choices: training gives every question each of the "
-                          f"{len(choices)} choices once, so train.num_generations must be "
-                          f"{len(choices)} (got {config.train.num_generations})")
     if config.teacher.engine != "pytorch" or config.train.use_vllm:
         raise ConfigError("teacher.choices runs on the pytorch engine only: set "
                           "teacher.engine = \"pytorch\" and train.use_vllm = false")
+
+
+def validate_training(config: RunConfig) -> None:
+    """Checks only training needs (an evaluation of a chooser may keep any
+    ``train.num_generations``): training gives every question each choice once per step."""
+    choices = config.teacher.choices
+    if choices and config.train.num_generations != len(choices):
+        raise ConfigError(f"teacher.choices: training gives every question each of the "
+                          f"{len(choices)} choices once, so train.num_generations must be "
+                          f"{len(choices)} (got {config.train.num_generations})")
 
 
 def save_config(config: RunConfig, path: Path) -> None:

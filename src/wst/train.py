@@ -25,7 +25,7 @@ from transformers.trainer_callback import ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from wst.assets import model_errors
-from wst.config import ConfigError, RunConfig, TeacherConfig, save_config
+from wst.config import ConfigError, RunConfig, TeacherConfig, save_config, validate_training
 from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
@@ -555,6 +555,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
 
     from wst.teacher import load_tokenizer
 
+    validate_training(config)
     run_dir = Path(config.output_dir)
     processes = training_processes(config)
     if processes.is_main_process:
