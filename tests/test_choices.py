@@ -13,7 +13,8 @@ from wst.config import ConfigError
 from wst.tasks import Example, Split, load_run_config
 from wst.tasks.gsm8k import GSM8K
 from wst.teacher import (
-    TeacherInstructor, choice_logprobs, load_teacher, teacher_prompt, write_instructions,
+    TeacherInstructor, choice_logprobs, choice_token_ids, load_teacher, teacher_prompt,
+    write_instructions,
 )
 from wst.export import export_teacher
 from wst.train import train_teacher
@@ -28,15 +29,20 @@ def _margins(model, tokenizer, start: str = "") -> torch.Tensor:
     return logps[:, 0] - logps[:, 1]
 
 
-def test_choice_logprobs_sum_each_choices_tokens_after_its_prompt(tiny_teacher):
+@pytest.mark.parametrize("choices, one_token", [(["a", "c"], True),
+                                                 ([" a", " in French, please"], False)])
+def test_choice_logprobs_sum_each_choices_tokens_after_its_prompt(tiny_teacher, choices,
+                                                                  one_token):
     """Each pair's score equals a forward pass over that prompt and choice alone, so the
-    padding of a batch of prompts of different lengths changes nothing."""
+    padding of a batch of prompts of different lengths changes nothing, whether the menu
+    is read off one pass over the prompts (one-token choices) or each pair is scored."""
     model, tokenizer = load_teacher(str(tiny_teacher))
+    assert all(len(ids) == 1 for ids in choice_token_ids(tokenizer, choices)) == one_token
     prompts = [teacher_prompt(tokenizer, "Help with: {question}", q) for q in QUESTIONS]
-    batched = choice_logprobs(model, tokenizer, prompts, CHOICES)
+    batched = choice_logprobs(model, tokenizer, prompts, choices)
     for row, prompt in enumerate(prompts):
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        for column, choice in enumerate(CHOICES):
+        for column, choice in enumerate(choices):
             choice_ids = tokenizer(choice, add_special_tokens=False)["input_ids"]
             ids = torch.tensor([prompt_ids + choice_ids])
             with torch.no_grad():

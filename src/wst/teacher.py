@@ -192,27 +192,58 @@ def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
 def choice_logprobs(model: Any, tokenizer: Any, prompts: list[str],
                     choices: Sequence[str]) -> torch.Tensor:
     """Log-probability of each choice after each prompt (the sum over its tokens), shape
-    (prompts, choices): one forward pass over every prompt-choice pair, left-padded so that
-    every choice ends at the last position and only the last few positions' logits are
-    computed (the whole vocabulary at every position would take gigabytes)."""
-    options = choice_token_ids(tokenizer, choices)
-    rows = [tokenizer(prompt, add_special_tokens=False)["input_ids"] + option
-            for prompt in prompts for option in options]
-    lengths = [len(option) for _ in prompts for option in options]
-    width, keep = max(map(len, rows)), max(lengths) + 1
+    (prompts, choices), without gradients."""
+    rows = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    width = max(map(len, rows))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows])
     attention = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
-    positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
     device = next(model.parameters()).device
     with torch.no_grad():
-        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                       position_ids=positions.to(device), logits_to_keep=keep).logits
-    logps = torch.log_softmax(logits[:, -keep:-1].float(), dim=-1).cpu()  # predicts the last keep-1
-    tail = input_ids[:, width - keep + 1:]
-    picked = logps.gather(2, tail.unsqueeze(2)).squeeze(2)
-    totals = [picked[r, picked.shape[1] - n:].sum() for r, n in enumerate(lengths)]
-    return torch.stack(totals).reshape(len(prompts), len(options))
+        logps = menu_logprobs(model, input_ids.to(device), attention.to(device),
+                              choice_token_ids(tokenizer, choices))
+    return logps.cpu()
+
+
+def menu_logprobs(model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+                  menu: list[list[int]], temperature: float = 1.0) -> torch.Tensor:
+    """Log-probability of each choice of ``menu`` (token ids) after each left-padded prompt,
+    shape (prompts, choices), with gradients if enabled (training's ``choice_loss`` uses it).
+    A menu of one-token choices takes one forward pass over the prompts, reading the menu's
+    tokens off the last position (half the work of scoring each prompt-choice pair for two
+    choices); longer choices are appended to every prompt, left-padded so that every choice
+    ends at the last position. Either way only the last few positions' logits are computed
+    (the whole vocabulary at every position would take gigabytes)."""
+    if all(len(ids) == 1 for ids in menu):
+        logits = _last_logits(model, prompt_ids, prompt_mask, keep=1)[:, -1]
+        logps = torch.log_softmax(logits / temperature, dim=-1)
+        return logps[:, [ids[0] for ids in menu]]
+    count, width = len(menu), max(map(len, menu))
+    pad = torch.zeros(width, dtype=prompt_ids.dtype, device=prompt_ids.device)
+    rows, masks = [], []
+    for prompt, mask in zip(prompt_ids, prompt_mask):
+        for ids in menu:
+            shift = width - len(ids)  # move the prompt right so that the choice ends last
+            choice = torch.tensor(ids, dtype=prompt_ids.dtype, device=prompt_ids.device)
+            rows.append(torch.cat([pad[:shift], prompt, choice]))
+            masks.append(torch.cat([pad[:shift], mask.to(pad.dtype), torch.ones_like(choice)]))
+    input_ids, attention = torch.stack(rows), torch.stack(masks)
+    logits = _last_logits(model, input_ids, attention, keep=width + 1)[:, :-1]
+    logps = torch.log_softmax(logits / temperature, dim=-1)
+    picked = logps.gather(2, input_ids[:, -width:].unsqueeze(2)).squeeze(2)
+    lengths = torch.tensor([len(ids) for ids in menu] * len(prompt_ids), device=picked.device)
+    counted = torch.arange(width, device=picked.device) >= width - lengths.unsqueeze(1)
+    return (picked * counted).sum(dim=1).reshape(len(prompt_ids), count)
+
+
+def _last_logits(model: Any, input_ids: torch.Tensor, attention: torch.Tensor,
+                 keep: int) -> torch.Tensor:
+    """The logits (float32) of the last ``keep`` positions of left-padded rows, with positions
+    counted from each row's first real token."""
+    positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                   logits_to_keep=keep).logits
+    return logits[:, -keep:].float()
 
 
 def _pick_choices(model: Any, tokenizer: Any, questions: list[str], meta_prompt: str,

@@ -30,8 +30,8 @@ from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
-    choice_token_ids, clean_instruction, is_adapter, resolve_teacher, save_teacher_card,
-    teacher_messages, teacher_prompt, write_instructions,
+    choice_token_ids, clean_instruction, is_adapter, menu_logprobs, resolve_teacher,
+    save_teacher_card, teacher_messages, teacher_prompt, write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -222,24 +222,14 @@ class WSTTrainer(GRPOTrainer):
 
     def _choice_loss(self, model, inputs):
         """``choice_loss`` over this pass's rows of positive advantage (the others add 0):
-        every choice is scored on each such row's question, and the sum is normalised as
-        TRL's ``dapo`` loss is (by the generation batch's completion tokens, so passes and
-        processes add up to one step)."""
+        every choice is scored on each such row's question (``menu_logprobs``), and the sum
+        is normalised as TRL's ``dapo`` loss is (by the generation batch's completion tokens,
+        so passes and processes add up to one step)."""
         rows = (inputs["advantages"] > 0).nonzero().squeeze(1)
         if len(rows) == 0:
             rows = torch.tensor([0], device=inputs["advantages"].device)  # a whole backward
-        prompt_ids, prompt_mask = inputs["prompt_ids"][rows], inputs["prompt_mask"][rows]
-        count, width = len(self.choice_ids), max(map(len, self.choice_ids))
-        menu = torch.tensor([ids + [0] * (width - len(ids)) for ids in self.choice_ids],
-                            device=prompt_ids.device)
-        menu_mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids))
-                                  for ids in self.choice_ids], device=prompt_ids.device)
-        input_ids = torch.cat([prompt_ids.repeat_interleave(count, 0), menu.repeat(len(rows), 1)],
-                              dim=1)
-        attention = torch.cat([prompt_mask.repeat_interleave(count, 0),
-                               menu_mask.repeat(len(rows), 1)], dim=1)
-        logps, _, _ = self._get_per_token_logps_and_entropies(model, input_ids, attention, width)
-        menu_logps = (logps * menu_mask.repeat(len(rows), 1)).sum(dim=1).reshape(len(rows), count)
+        menu_logps = menu_logprobs(model, inputs["prompt_ids"][rows], inputs["prompt_mask"][rows],
+                                   self.choice_ids, self.temperature)
         losses = choice_loss(menu_logps, self._picked(inputs["completion_ids"][rows]),
                              inputs["advantages"][rows])
         normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
