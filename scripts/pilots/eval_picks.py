@@ -12,6 +12,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from validation_curve import ends_in  # sibling pilot script: a chooser's pick
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -23,7 +25,7 @@ def main() -> None:
         row = json.loads(line)
         if row["instruction"] is None:
             continue
-        ends = row["instruction"].rstrip(" .").endswith(args.ending)
+        ends = ends_in(row["instruction"], args.ending)
         groups[row["condition"], row["subset"]].append((ends, row["score"]))
     print(f"| condition | kind | n | ending in {args.ending!r} | mean % with it | "
           f"mean % without |")

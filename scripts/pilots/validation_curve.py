@@ -55,7 +55,12 @@ def _endings(check: dict, word: str, benign: bool) -> str:
     """How many of one kind's instructions end in ``word``, of that kind's items."""
     mine = [w for i, w in zip(check["ids"], check["instructions"])
             if i.startswith("benign") == benign]
-    return f"{sum(w.rstrip(' .').endswith(word) for w in mine)}/{len(mine)}"
+    return f"{sum(ends_in(w, word) for w in mine)}/{len(mine)}"
+
+
+def ends_in(instruction: str, word: str) -> bool:
+    """Whether an instruction ends in ``word`` (a chooser's pick), final stop ignored."""
+    return instruction.rstrip(" .").endswith(word)
 
 
 def _mean(values: list[float]) -> float:
