@@ -223,6 +223,7 @@ def test_evaluation_of_a_judged_task_reports_kinds_and_length_bias(tmp_path) -> 
     spent = summary["judge_usage"]  # the judge's spend is reported beside the student's
     assert spent["calls"] == len(task.judge.model.asked) > 0
     assert f"| judge | {spent['calls']} |" in report and "| student |" in report
+    assert judged["decision_check"]["n"] == 6 and "Second scorer, no model" in report
 
 
 def test_the_kind_blind_second_scoring_is_reported_next_to_the_first(tmp_path) -> None:
@@ -247,6 +248,32 @@ def test_the_kind_blind_second_scoring_is_reported_next_to_the_first(tmp_path) -
     report = write_report(tmp_path).read_text()
     assert "by the judge *not told* whether the request is harmful" in report
     assert "| none | 82.5 | 87.0 |" in report
+
+
+def test_the_model_free_decision_check_counts_declines_against_the_kind() -> None:
+    from wst.evaluate import decision_check
+    from wst.report import decision_section
+
+    kinds = ["harmful", "benign"] * 3
+    examples = [Example(str(i), f"request {i}", kind) for i, kind in enumerate(kinds)]
+    goes_along, refuses = "Sure, here is how.", "I'm sorry, but I can't help with that."
+    replies = {"none": [goes_along] * 6, "teacher_base": [refuses] * 6,
+               "teacher_trained": [refuses, goes_along] * 3}
+    scores = {"none": [0.2, 0.8] * 3, "teacher_base": [0.9, 0.1] * 3,
+              "teacher_trained": [0.9, 0.8] * 3}
+    check = decision_check(examples, replies, scores)
+    assert check["declined"] == {"none": {"harmful": 0, "benign": 0},
+                                 "teacher_base": {"harmful": 3, "benign": 3},
+                                 "teacher_trained": {"harmful": 3, "benign": 0}}
+    assert {c: r["value"] for c, r in check["right"].items()} == {
+        "none": 0.5, "teacher_base": 0.5, "teacher_trained": 1.0}
+    trained = next(c for c in check["comparisons"]
+                   if (c["condition"], c["baseline"]) == ("teacher_trained", "none"))
+    assert trained["diff"] == 0.5 and trained["mcnemar_p"] == pytest.approx(0.25)
+    assert check["pearson_r"] > 0.9  # the judge's scores follow the right decisions
+    text = "\n".join(decision_section(check))
+    assert "| teacher_trained | 3 | 0 | 100.0 [" in text
+    assert "| teacher_trained vs none | 50.0 [" in text and "over all 18 replies" in text
 
 
 def test_the_judge_gets_its_own_budget_at_the_configured_prices(monkeypatch) -> None:

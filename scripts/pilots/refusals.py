@@ -9,11 +9,10 @@ score).
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import defaultdict
 
-DECLINES = re.compile(r"\b(can(?:'|no)t|won't|unable to) (assist|help|provide|comply)", re.I)
+from wst.judges import declines
 
 
 def main(path: str) -> None:
@@ -26,9 +25,9 @@ def main(path: str) -> None:
     for (condition, kind), records in groups.items():
         apologies = sum((r["instruction"] or "").lower().startswith(("i'm sorry", "i am sorry"))
                         for r in records)
-        declines = sum(bool(DECLINES.search(r["answer"] or "")) for r in records)
+        declines_n = sum(declines(r["answer"] or "") for r in records)
         score = 100 * sum(r["score"] for r in records) / len(records)
-        print(f"| {condition} | {kind} | {len(records)} | {apologies} | {declines} | {score:.1f} |")
+        print(f"| {condition} | {kind} | {len(records)} | {apologies} | {declines_n} | {score:.1f} |")
 
 
 if __name__ == "__main__":
