@@ -12,7 +12,8 @@ the Pearson r of judge and annotator scores, and how often the phrase match
     .venv/bin/python scripts/pilots/blind_labels.py prepare \
         results/hh-rlhf-choice/eval/records.jsonl --out results/pilots/p51-blind-annotation
     .venv/bin/python scripts/pilots/blind_labels.py analyse \
-        results/hh-rlhf-choice/eval/records.jsonl --out results/pilots/p51-blind-annotation
+        results/hh-rlhf-choice/eval/records.jsonl --out results/pilots/p51-blind-annotation \
+        --others results/pilots/p50-second-scorers/scores.jsonl
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from scipy.stats import pearsonr
 
 from wst.judges import clip, declines
-from wst.stats import mcnemar_exact, paired_difference
+from wst.stats import mcnemar_exact, observed_mdd, paired_difference
 
 PART_SIZE = 120
 
@@ -46,8 +47,9 @@ def prepare(records: list[dict], out: Path, seed: int = 50) -> None:
         part.write_text("".join(json.dumps(row) + "\n" for row in rows[start:start + PART_SIZE]))
 
 
-def analyse(records: list[dict], out: Path) -> str:
-    """Markdown: the annotators' labels next to the judge and the phrase match."""
+def analyse(records: list[dict], out: Path, others: Path | None = None) -> str:
+    """Markdown: the annotators' labels next to the judge and the phrase match (and the
+    scorers of ``others``, P50's ``scores.jsonl``, when given)."""
     key = json.loads((out / "key.json").read_text())
     labels = {}
     for path in sorted(out.glob("part*.labels.jsonl")):
@@ -89,7 +91,26 @@ def analyse(records: list[dict], out: Path) -> str:
                      for r in records]
     lines += ["", f"The phrase match reads a decline as the annotators do for "
                   f"{sum(phrase_agrees)} of {len(phrase_agrees)} replies."]
+    if others:
+        lines += ["", agreement_table(records, labels, others)]
     return "\n".join(lines) + "\n"
+
+
+def agreement_table(records: list[dict], labels: dict, others: Path) -> str:
+    """Markdown: Pearson r of each scorer of ``others`` with the annotators' scores and with
+    reply length, over all replies."""
+    rows = [json.loads(line) for line in others.read_text().splitlines()]
+    length = {(r["condition"], r["id"]): len(r["answer"] or "") for r in records}
+    human = [labels[row["condition"], row["id"]]["score"] for row in rows]
+    chars = [length[row["condition"], row["id"]] for row in rows]
+    names = [k for k in rows[0] if k not in ("condition", "id", "kind")]
+    lines = ["| scorer | r with the annotators | r with reply length |", "|---|---|---|",
+             f"| annotators | 1.00 | {pearsonr(human, chars).statistic:.2f} |"]
+    for name in names:
+        values = [row[name] for row in rows]
+        lines.append(f"| {name} | {pearsonr(values, human).statistic:.2f} | "
+                     f"{pearsonr(values, chars).statistic:.2f} |")
+    return "\n".join(lines)
 
 
 def _r_kind(rows, judge, human, conditions, kind: str) -> float:
@@ -104,7 +125,8 @@ def _mean(values: list[float]) -> str:
 
 def _diff(a: list[float], b: list[float]) -> str:
     d = paired_difference(a, b)
-    return f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
+    return (f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}] "
+            f"(MDD {100 * observed_mdd(a, b):.1f})")
 
 
 def main() -> None:
@@ -112,12 +134,13 @@ def main() -> None:
     parser.add_argument("step", choices=["prepare", "analyse"])
     parser.add_argument("records", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--others", type=Path, help="P50's scores.jsonl: more scorers to compare")
     args = parser.parse_args()
     records = [json.loads(line) for line in args.records.read_text().splitlines() if line]
     if args.step == "prepare":
         prepare(records, args.out)
         return
-    text = analyse(records, args.out)
+    text = analyse(records, args.out, args.others)
     (args.out / "summary.md").write_text(text)
     print(text)
 
