@@ -2,13 +2,17 @@
 # The teacher's share of `wst serve` latency with the teacher in PyTorch and in llama.cpp
 # (teacher.engine; f16 and q8_0 GGUF, teacher.gguf_type), measured side by side in one run
 # on the embedded stack (SmolLM2-135M teacher, 0.5B llama.cpp student, answers capped at 64
-# tokens, cache off): for each setting a server is started, `benchmarks/serve_load.py` sends
+# tokens unless CAPS says otherwise, cache off): for each setting a server is started, `benchmarks/serve_load.py` sends
 # REQUESTS different questions at concurrency 8, and the server is stopped. The last setting
 # splits the cores: the llama.cpp teacher and the student get one thread each
 # (teacher.threads, student.threads), where the others let both use every core.
 # Target (issue 12): teacher share <= 10%.
 #
 #     benchmarks/serve_engines.sh [REQUESTS]   # default 48; about 2 minutes a setting on 2 cores
+#
+# CAPS="64 320" (space-separated answer-token caps, default 64) measures each setting's server
+# at each cap, one after the other: with a short cap the student's part of a request is
+# short and the teacher's share looks larger than with whole answers.
 #
 # SETTINGS="llamacpp:f16:0" (ENGINE:WEIGHTS:THREADS, space-separated) runs only those; with a
 # second checkout of an older commit (its .venv a link to this one's, PYTHONPATH=src) the same
@@ -33,7 +37,10 @@ for setting in ${SETTINGS:-pytorch:f16:0 llamacpp:f16:0 llamacpp:q8_0:0 llamacpp
   done
   echo "== teacher engine: $engine ($weights weights where llamacpp)," \
        "threads: teacher and student $([ "$threads" = 0 ] && echo "all cores" || echo "$threads each")"
-  .venv/bin/python benchmarks/serve_load.py "http://127.0.0.1:$port" --requests "$requests" \
-      --concurrency 8 --max-tokens 64
+  for cap in ${CAPS:-64}; do
+    echo "-- answers capped at $cap tokens"
+    .venv/bin/python benchmarks/serve_load.py "http://127.0.0.1:$port" --requests "$requests" \
+        --concurrency 8 --max-tokens "$cap"
+  done
   kill "$server"; wait "$server" 2>/dev/null || true
 done

@@ -92,18 +92,19 @@ def _load(url: str, token: str | None, args: argparse.Namespace) -> None:
     model = client.models.list().data[0].id
     before = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
 
-    def one(i: int) -> tuple[float, bool]:
+    def one(i: int) -> tuple[float, int | None]:
+        """Seconds and answer tokens of one request (None when it failed)."""
         question = QUESTION.format(a=12 + i, b=7 + i % 13, c=5 + i % 11)
         started = time.perf_counter()
         try:
-            client.chat.completions.create(
+            response = client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": question}],
                 **({"max_tokens": args.max_tokens} if args.max_tokens else {}))
-            ok = True
+            tokens = response.usage.completion_tokens if response.usage else 0
         except openai.OpenAIError as exc:
             print(f"request {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            ok = False
-        return time.perf_counter() - started, ok
+            tokens = None
+        return time.perf_counter() - started, tokens
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -112,7 +113,8 @@ def _load(url: str, token: str | None, args: argparse.Namespace) -> None:
     after = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
 
     latencies = sorted(seconds for seconds, _ in results)
-    errors = sum(not ok for _, ok in results)
+    errors = sum(tokens is None for _, tokens in results)
+    answered = [tokens for _, tokens in results if tokens is not None]
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     server_s = delta.get("wst_chat_request_seconds_sum", 0.0)
     failures = sum(v for k, v in delta.items() if k.startswith("wst_teacher_failures_total"))
@@ -122,6 +124,9 @@ def _load(url: str, token: str | None, args: argparse.Namespace) -> None:
     p50, p95 = _pct(latencies, 50) * 1000, _pct(latencies, 95) * 1000
     print(f"latency p50 {p50:.0f} ms  p95 {p95:.0f} ms  "
           f"mean {statistics.fmean(latencies) * 1000:.0f} ms")
+    if answered:
+        print(f"answer tokens mean {statistics.fmean(answered):.0f}"
+              + (f" (cap {args.max_tokens})" if args.max_tokens else ""))
     if server_s > 0:
         for part in ("teacher", "student"):
             share = delta.get(f"wst_{part}_seconds_sum", 0.0) / server_s
