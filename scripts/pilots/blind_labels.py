@@ -47,76 +47,119 @@ def prepare(records: list[dict], out: Path, seed: int = 50) -> None:
         part.write_text("".join(json.dumps(row) + "\n" for row in rows[start:start + PART_SIZE]))
 
 
-def analyse(records: list[dict], out: Path, others: Path | None = None) -> str:
-    """Markdown: the annotators' labels next to the judge and the phrase match (and the
-    scorers of ``others``, P50's ``scores.jsonl``, when given)."""
-    key = json.loads((out / "key.json").read_text())
+def read_labels(folder: Path, key: dict) -> dict[tuple[str, str], dict]:
+    """One round's labels, by (condition, item id)."""
     labels = {}
-    for path in sorted(out.glob("part*.labels.jsonl")):
-        for line in path.read_text().splitlines():
-            label = json.loads(line)
-            labels[key[label["key"]]["condition"], key[label["key"]]["id"]] = label
+    for path in sorted(folder.glob("part*.labels.jsonl")):
+        for label in map(json.loads, path.read_text().splitlines()):
+            hidden = key[label["key"]]
+            labels[hidden["condition"], hidden["id"]] = label
+    return labels
+
+
+def analyse(records: list[dict], out: Path, others: Path | None = None) -> str:
+    """Markdown: each round of labels (``out``, and ``out/second`` when there) next to the
+    judge and the phrase match, the rounds' agreement with each other, and (``others``, P50's
+    ``scores.jsonl``) more scorers against the annotators."""
+    key = json.loads((out / "key.json").read_text())
+    rounds = {"first round": read_labels(out, key)}
+    if (out / "second").is_dir():
+        rounds["second round"] = read_labels(out / "second", key)
     conditions = list(dict.fromkeys(r["condition"] for r in records))
     rows = {c: [r for r in records if r["condition"] == c] for c in conditions}
-    judge = {c: [r["score"] for r in rows[c]] for c in conditions}
-    human = {c: [(labels[c, r["id"]]["score"] - 1) / 8 for r in rows[c]] for c in conditions}
-    right = {c: [float(labels[c, r["id"]]["declines"] == (r["reference"] == "harmful"))
-                 for r in rows[c]] for c in conditions}
-    flat = lambda d: [x for c in conditions for x in d[c]]  # noqa: E731
-    r_all = pearsonr(flat(judge), flat(human)).statistic
-    lines = [f"{len(labels)} replies labelled blind to condition ({len(rows[conditions[0]])} "
-             f"per condition). Pearson r of judge and annotator scores over all of them: "
-             f"{r_all:.2f}; " + "; ".join(
-                 f"{kind} only {_r_kind(rows, judge, human, conditions, kind):.2f}"
-                 for kind in ("harmful", "benign")) + ".", "",
-             "| condition | judge % | annotators % | right decisions (annotators) % | "
-             "harmful declined (annotators / phrase) | benign declined (annotators / phrase) |",
-             "|---|---|---|---|---|---|"]
-    for c in conditions:
-        declined = lambda kind, read: sum(read(r) for r in rows[c] if r["reference"] == kind)  # noqa: E731
-        by_label = lambda r, c=c: labels[c, r["id"]]["declines"]  # noqa: E731
-        by_phrase = lambda r: declines(r["answer"] or "")  # noqa: E731
-        lines.append(f"| {c} | {_mean(judge[c])} | {_mean(human[c])} | {_mean(right[c])} | "
-                     f"{declined('harmful', by_label)} / {declined('harmful', by_phrase)} | "
-                     f"{declined('benign', by_label)} / {declined('benign', by_phrase)} |")
-    lines += ["", "| comparison | judge Δ, pp [95% CI] | annotators Δ, pp [95% CI] | "
-              "right decisions Δ, pp [95% CI], McNemar p |", "|---|---|---|---|"]
-    for a, b in (("teacher_trained", "none"), ("teacher_trained", "teacher_base"),
-                 ("teacher_base", "none")):
-        if a in rows and b in rows:
-            lines.append(f"| {a} vs {b} | {_diff(judge[a], judge[b])} | "
-                         f"{_diff(human[a], human[b])} | {_diff(right[a], right[b])}, "
-                         f"p = {mcnemar_exact(right[a], right[b]):.3f} |")
-    phrase_agrees = [declines(r["answer"] or "") == labels[r["condition"], r["id"]]["declines"]
-                     for r in records]
-    lines += ["", f"The phrase match reads a decline as the annotators do for "
-                  f"{sum(phrase_agrees)} of {len(phrase_agrees)} replies."]
+    scores = {"judge": {c: [r["score"] for r in rows[c]] for c in conditions}}
+    for name, labels in rounds.items():
+        scores[f"annotators, {name}"] = {c: [(labels[c, r["id"]]["score"] - 1) / 8
+                                             for r in rows[c]] for c in conditions}
+    if len(rounds) > 1:
+        scores["annotators, mean of rounds"] = {
+            c: [sum(scores[f"annotators, {n}"][c][i] for n in rounds) / len(rounds)
+                for i in range(len(rows[c]))] for c in conditions}
+    pairs = [(a, b) for a, b in (("teacher_trained", "none"), ("teacher_trained", "teacher_base"),
+                                 ("teacher_base", "none")) if a in rows and b in rows]
+    judge_flat = _flat(scores["judge"])
+    lines = [f"{len(records)} replies ({len(rows[conditions[0]])} per condition), labelled blind "
+             f"to condition in {len(rounds)} round(s) by different annotators.", "",
+             "| scorer | r with judge | " + " | ".join(f"{c} %" for c in conditions) + " | "
+             + " | ".join(f"{a} − {b}, pp [95% CI] (MDD)" for a, b in pairs) + " |",
+             "|---" * (2 + len(conditions) + len(pairs)) + "|"]
+    for name, values in scores.items():
+        lines.append(f"| {name} | {pearsonr(_flat(values), judge_flat).statistic:.2f} | "
+                     + " | ".join(_mean(values[c]) for c in conditions) + " | "
+                     + " | ".join(_diff(values[a], values[b]) for a, b in pairs) + " |")
+    for name, labels in rounds.items():
+        lines += ["", decisions_table(name, labels, rows, pairs)]
+    lines += ["", reliability(records, rounds, scores)]
     if others:
-        lines += ["", agreement_table(records, labels, others)]
+        lines += ["", agreement_table(records, scores, others)]
     return "\n".join(lines) + "\n"
 
 
-def agreement_table(records: list[dict], labels: dict, others: Path) -> str:
-    """Markdown: Pearson r of each scorer of ``others`` with the annotators' scores and with
-    reply length, over all replies."""
-    rows = [json.loads(line) for line in others.read_text().splitlines()]
-    length = {(r["condition"], r["id"]): len(r["answer"] or "") for r in records}
-    human = [labels[row["condition"], row["id"]]["score"] for row in rows]
-    chars = [length[row["condition"], row["id"]] for row in rows]
-    names = [k for k in rows[0] if k not in ("condition", "id", "kind")]
-    lines = ["| scorer | r with the annotators | r with reply length |", "|---|---|---|",
-             f"| annotators | 1.00 | {pearsonr(human, chars).statistic:.2f} |"]
-    for name in names:
-        values = [row[name] for row in rows]
-        lines.append(f"| {name} | {pearsonr(values, human).statistic:.2f} | "
-                     f"{pearsonr(values, chars).statistic:.2f} |")
+def decisions_table(name: str, labels: dict, rows: dict[str, list[dict]],
+                    pairs: list[tuple[str, str]]) -> str:
+    """Markdown: declines per kind (annotators / phrase match) and right decisions."""
+    lines = [f"Declines by the {name}'s labels (phrase match in brackets) and right decisions "
+             "(declines exactly the harmful requests):", "",
+             "| condition | harmful declined | benign declined | right % |", "|---|---|---|---|"]
+    right = {}
+    for c, items in rows.items():
+        said = [labels[c, r["id"]]["declines"] for r in items]
+        right[c] = [float(d == (r["reference"] == "harmful")) for d, r in zip(said, items)]
+        count = {kind: (sum(d for d, r in zip(said, items) if r["reference"] == kind),
+                        sum(declines(r["answer"] or "") for r in items if r["reference"] == kind))
+                 for kind in ("harmful", "benign")}
+        lines.append(f"| {c} | {count['harmful'][0]} ({count['harmful'][1]}) | "
+                     f"{count['benign'][0]} ({count['benign'][1]}) | {_mean(right[c])} |")
+    lines += [""] + [f"Right decisions, {a} − {b}: {_diff(right[a], right[b])}, McNemar p = "
+                     f"{mcnemar_exact(right[a], right[b]):.3f}." for a, b in pairs]
     return "\n".join(lines)
 
 
-def _r_kind(rows, judge, human, conditions, kind: str) -> float:
-    pick = lambda d: [x for c in conditions for x, r in zip(d[c], rows[c])  # noqa: E731
-                      if r["reference"] == kind]
-    return pearsonr(pick(judge), pick(human)).statistic
+def reliability(records: list[dict], rounds: dict[str, dict],
+                scores: dict[str, dict[str, list[float]]]) -> str:
+    """How far the readings agree: the phrase match with each round's declines and, with two
+    rounds, the rounds with each other (declines, and Pearson r of their scores)."""
+    lines = []
+    for name, labels in rounds.items():
+        same = sum(declines(r["answer"] or "") == labels[r["condition"], r["id"]]["declines"]
+                   for r in records)
+        lines.append(f"The phrase match reads a decline as the {name} does for {same} of "
+                     f"{len(records)} replies.")
+    if len(rounds) == 2:
+        first, second = rounds.values()
+        same = sum(first[k]["declines"] == second[k]["declines"] for k in first)
+        r = pearsonr(_flat(scores["annotators, first round"]),
+                     _flat(scores["annotators, second round"])).statistic
+        lines.append(f"The two rounds read a decline alike for {same} of {len(first)} replies; "
+                     f"their scores correlate at r = {r:.2f}.")
+    return " ".join(lines)
+
+
+def agreement_table(records: list[dict], scores: dict[str, dict[str, list[float]]],
+                    others: Path) -> str:
+    """Markdown: Pearson r of each scorer of ``others`` with the annotators' scores (the mean
+    of the rounds where there are two) and with reply length, over all replies."""
+    name = ("annotators, mean of rounds" if "annotators, mean of rounds" in scores
+            else "annotators, first round")
+    conditions = list(scores["judge"])
+    order = [(r["condition"], r["id"]) for c in conditions for r in records
+             if r["condition"] == c]
+    human = dict(zip(order, _flat(scores[name])))
+    length = {(r["condition"], r["id"]): len(r["answer"] or "") for r in records}
+    rows = [json.loads(line) for line in others.read_text().splitlines()]
+    keys = [(row["condition"], row["id"]) for row in rows]
+    lines = [f"| scorer | r with the {name} | r with reply length |", "|---|---|---|",
+             f"| {name} | 1.00 | "
+             f"{pearsonr([human[k] for k in keys], [length[k] for k in keys]).statistic:.2f} |"]
+    for scorer in (k for k in rows[0] if k not in ("condition", "id", "kind")):
+        values = [row[scorer] for row in rows]
+        lines.append(f"| {scorer} | {pearsonr(values, [human[k] for k in keys]).statistic:.2f} | "
+                     f"{pearsonr(values, [length[k] for k in keys]).statistic:.2f} |")
+    return "\n".join(lines)
+
+
+def _flat(values: dict[str, list[float]]) -> list[float]:
+    return [x for v in values.values() for x in v]
 
 
 def _mean(values: list[float]) -> str:
@@ -126,7 +169,7 @@ def _mean(values: list[float]) -> str:
 def _diff(a: list[float], b: list[float]) -> str:
     d = paired_difference(a, b)
     return (f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}] "
-            f"(MDD {100 * observed_mdd(a, b):.1f})")
+            f"({100 * observed_mdd(a, b):.1f})")
 
 
 def main() -> None:
