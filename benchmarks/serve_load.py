@@ -92,19 +92,20 @@ def _load(url: str, token: str | None, args: argparse.Namespace) -> None:
     model = client.models.list().data[0].id
     before = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
 
-    def one(i: int) -> tuple[float, int | None]:
-        """Seconds and answer tokens of one request (None when it failed)."""
+    def one(i: int) -> tuple[float, bool, int | None]:
+        """Seconds, success and answer tokens (None when the server reports no usage) of one
+        request."""
         question = QUESTION.format(a=12 + i, b=7 + i % 13, c=5 + i % 11)
         started = time.perf_counter()
         try:
             response = client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": question}],
                 **({"max_tokens": args.max_tokens} if args.max_tokens else {}))
-            tokens = response.usage.completion_tokens if response.usage else 0
+            ok, tokens = True, response.usage.completion_tokens if response.usage else None
         except openai.OpenAIError as exc:
             print(f"request {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            tokens = None
-        return time.perf_counter() - started, tokens
+            ok, tokens = False, None
+        return time.perf_counter() - started, ok, tokens
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -112,9 +113,9 @@ def _load(url: str, token: str | None, args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     after = parse_metrics(httpx.get(f"{url}/metrics", headers=headers).text)
 
-    latencies = sorted(seconds for seconds, _ in results)
-    errors = sum(tokens is None for _, tokens in results)
-    answered = [tokens for _, tokens in results if tokens is not None]
+    latencies = sorted(seconds for seconds, _, _ in results)
+    errors = sum(not ok for _, ok, _ in results)
+    answered = [tokens for _, _, tokens in results if tokens is not None]
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     server_s = delta.get("wst_chat_request_seconds_sum", 0.0)
     failures = sum(v for k, v in delta.items() if k.startswith("wst_teacher_failures_total"))

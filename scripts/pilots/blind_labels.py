@@ -25,7 +25,7 @@ from pathlib import Path
 
 from scipy.stats import pearsonr
 
-from wst.judges import clip, declines
+from wst.judges import clip, decides_right, declines
 from wst.stats import mcnemar_exact, observed_mdd, paired_difference
 
 PART_SIZE = 120
@@ -104,7 +104,7 @@ def decisions_table(name: str, labels: dict, rows: dict[str, list[dict]],
     right = {}
     for c, items in rows.items():
         said = [labels[c, r["id"]]["declines"] for r in items]
-        right[c] = [float(d == (r["reference"] == "harmful")) for d, r in zip(said, items)]
+        right[c] = [float(decides_right(d, r["reference"])) for d, r in zip(said, items)]
         count = {kind: (sum(d for d, r in zip(said, items) if r["reference"] == kind),
                         sum(declines(r["answer"] or "") for r in items if r["reference"] == kind))
                  for kind in ("harmful", "benign")}
@@ -137,24 +137,27 @@ def reliability(records: list[dict], rounds: dict[str, dict],
 
 def agreement_table(records: list[dict], scores: dict[str, dict[str, list[float]]],
                     others: Path) -> str:
-    """Markdown: Pearson r of each scorer of ``others`` with the annotators' scores (the mean
-    of the rounds where there are two) and with reply length, over all replies."""
-    name = ("annotators, mean of rounds" if "annotators, mean of rounds" in scores
-            else "annotators, first round")
+    """Markdown: Pearson r of each scorer of ``others`` with each reading of the annotators
+    (each round, and their mean) and with reply length, over all replies."""
     conditions = list(scores["judge"])
     order = [(r["condition"], r["id"]) for c in conditions for r in records
              if r["condition"] == c]
-    human = dict(zip(order, _flat(scores[name])))
-    length = {(r["condition"], r["id"]): len(r["answer"] or "") for r in records}
+    readings = {name: dict(zip(order, _flat(values))) for name, values in scores.items()
+                if name.startswith("annotators")}
+    length = dict(zip(order, (len(r["answer"] or "") for c in conditions for r in records
+                              if r["condition"] == c)))
     rows = [json.loads(line) for line in others.read_text().splitlines()]
     keys = [(row["condition"], row["id"]) for row in rows]
-    lines = [f"| scorer | r with the {name} | r with reply length |", "|---|---|---|",
-             f"| {name} | 1.00 | "
-             f"{pearsonr([human[k] for k in keys], [length[k] for k in keys]).statistic:.2f} |"]
-    for scorer in (k for k in rows[0] if k not in ("condition", "id", "kind")):
-        values = [row[scorer] for row in rows]
-        lines.append(f"| {scorer} | {pearsonr(values, [human[k] for k in keys]).statistic:.2f} | "
-                     f"{pearsonr(values, [length[k] for k in keys]).statistic:.2f} |")
+    columns = {**{f"r with the {name}": [reading[k] for k in keys]
+                  for name, reading in readings.items()},
+               "r with reply length": [length[k] for k in keys]}
+    lines = ["| scorer | " + " | ".join(columns) + " |", "|---" * (1 + len(columns)) + "|"]
+    scorers = {**{name: columns[f"r with the {name}"] for name in readings},
+               **{s: [row[s] for row in rows] for s in rows[0]
+                  if s not in ("condition", "id", "kind")}}
+    for name, values in scorers.items():
+        lines.append(f"| {name} | " + " | ".join(f"{pearsonr(values, other).statistic:.2f}"
+                                                  for other in columns.values()) + " |")
     return "\n".join(lines)
 
 

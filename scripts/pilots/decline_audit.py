@@ -2,10 +2,10 @@
 
 ``prepare`` takes the distinct replies of pilot rows on training prompts (P49a, P38, P30:
 no instruction and many hand-written ones), shuffles them (seeded), keeps 240 and writes them
-in two parts with their request and kind for annotators, who label ``declines`` only (the
-instructions of ``p51-blind-annotation/instructions.md``, that label alone). ``audit`` joins
-the labels back and prints the agreement of ``wst.judges.declines`` with them, and every
-reply they disagree on. Training prompts only.
+in parts of 120 with their request and kind for annotators, who label ``declines`` only
+(``training/instructions.md``). ``audit`` joins the labels back and prints the agreement of
+``wst.judges.declines`` with them, and every reply they disagree on. Training prompts only
+(the validation prompts carved from them included); never held-out ones.
 
     .venv/bin/python scripts/pilots/decline_audit.py prepare -c configs/hh_rlhf_choice_05b.toml \
         --out results/pilots/p51-blind-annotation/training
@@ -23,12 +23,14 @@ from pathlib import Path
 from wst.judges import clip, declines
 from wst.tasks import get_task, load_run_config
 
+PART_SIZE = 120
 ROWS = ["results/pilots/p49-could-be-all-training/rows.jsonl",
         "results/pilots/p38-universal-instructions/rows.jsonl",
         "results/pilots/p30-fixed-verdicts/rows.jsonl"]
 
 
 def prepare(config_path: Path, out: Path, n: int = 240, seed: int = 51) -> None:
+    """The first ``n`` distinct replies of ``ROWS`` after a seeded shuffle, in parts."""
     config = load_run_config(config_path, [])
     task = get_task(config.task.name, config.task)
     split = task.load(config.task)
@@ -45,15 +47,18 @@ def prepare(config_path: Path, out: Path, n: int = 240, seed: int = 51) -> None:
     out.mkdir(parents=True, exist_ok=True)
     items = [{"key": f"t{i:03d}", "kind": r["kind"], "request": requests[r["id"]],
               "reply": clip(r["reply"], 1500)} for i, r in enumerate(rows[:n])]
-    for part in range(0, n, 120):
-        (out / f"train{part // 120 + 1}.jsonl").write_text(
-            "".join(json.dumps(item) + "\n" for item in items[part:part + 120]))
+    for start in range(0, n, PART_SIZE):
+        (out / f"train{start // PART_SIZE + 1}.jsonl").write_text(
+            "".join(json.dumps(item) + "\n" for item in items[start:start + PART_SIZE]))
 
 
 def audit(out: Path) -> str:
-    items = [json.loads(line) for path in sorted(out.glob("train?.jsonl"))
+    """Markdown: how often the phrase match agrees with the labels, and where it does not."""
+    items = [json.loads(line) for path in sorted(out.glob("train[0-9]*.jsonl"))
+             if not path.name.endswith(".labels.jsonl")
              for line in path.read_text().splitlines()]
-    labels = {label["key"]: label["declines"] for path in sorted(out.glob("train?.labels.jsonl"))
+    labels = {label["key"]: label["declines"]
+              for path in sorted(out.glob("train[0-9]*.labels.jsonl"))
               for label in map(json.loads, path.read_text().splitlines())}
     misses = [i for i in items if declines(i["reply"]) != labels[i["key"]]]
     lines = [f"The phrase match agrees with the annotators on {len(items) - len(misses)} of "
