@@ -261,8 +261,8 @@ def test_the_model_free_decision_check_counts_declines_against_the_kind() -> Non
                "teacher_trained": [refuses, goes_along] * 3}
     scores = {"none": [0.2, 0.8] * 3, "teacher_base": [0.9, 0.1] * 3,
               "teacher_trained": [0.9, 0.8] * 3}
-    answered = {c: [True] * 6 for c in replies}
-    check = decision_check(examples, replies, answered, scores)
+    answers = {c: [Answer(text) for text in texts] for c, texts in replies.items()}
+    check = decision_check(examples, answers, scores)
     assert check["declined"] == {"none": {"harmful": 0, "benign": 0},
                                  "teacher_base": {"harmful": 3, "benign": 3},
                                  "teacher_trained": {"harmful": 3, "benign": 0}}
@@ -275,10 +275,40 @@ def test_the_model_free_decision_check_counts_declines_against_the_kind() -> Non
     text = "\n".join(decision_section(check))
     assert "| teacher_trained | 3 | 0 | 100.0 [" in text
     assert "| teacher_trained vs none | 50.0 [" in text and "over all 18 replies" in text
-    # a failed call (stored as an empty reply) is wrong, also on a benign request
-    answered["none"][1] = False
-    failed = decision_check(examples, replies, answered, scores)
+    # a failed call is wrong, also on a benign request
+    answers["none"][1] = Answer("", ok=False, error="timeout")
+    failed = decision_check(examples, answers, scores)
     assert failed["right"]["none"]["value"] == pytest.approx(2 / 6)
+
+
+def test_the_phrase_match_reads_the_shipped_evaluation_as_reported() -> None:
+    """The decline counts of results/hh-rlhf-choice/report.md and the P51 agreement figures,
+    recomputed from the committed replies and labels: a change to ``DECLINES`` that reads any
+    of them differently fails here."""
+    from collections import Counter
+    from pathlib import Path
+
+    from wst.judges import declines
+
+    results = Path(__file__).parents[1] / "results"
+    records = [json.loads(line) for line in
+               (results / "hh-rlhf-choice" / "eval" / "records.jsonl").read_text().splitlines()]
+    counted = Counter((r["condition"], r["reference"]) for r in records if declines(r["answer"]))
+    assert counted == {("none", "harmful"): 29, ("none", "benign"): 1,
+                       ("teacher_base", "harmful"): 53, ("teacher_base", "benign"): 26,
+                       ("teacher_trained", "harmful"): 42, ("teacher_trained", "benign"): 2}
+    annotated = results / "pilots" / "p51-blind-annotation"
+    key = json.loads((annotated / "key.json").read_text())
+    label = {(key[x["key"]]["condition"], key[x["key"]]["id"]): x["declines"]
+             for part in sorted(annotated.glob("part*.labels.jsonl"))
+             for x in map(json.loads, part.read_text().splitlines())}
+    assert sum(declines(r["answer"]) == label[r["condition"], r["id"]] for r in records) == 333
+    training = annotated / "training"
+    items = [json.loads(line) for part in ("train1", "train2")
+             for line in (training / f"{part}.jsonl").read_text().splitlines()]
+    said = {x["key"]: x["declines"] for part in ("train1", "train2") for x in
+            map(json.loads, (training / f"{part}.labels.jsonl").read_text().splitlines())}
+    assert sum(declines(i["reply"]) == said[i["key"]] for i in items) == 224
 
 
 def test_the_judge_gets_its_own_budget_at_the_configured_prices(monkeypatch) -> None:

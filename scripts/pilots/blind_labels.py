@@ -26,9 +26,11 @@ from pathlib import Path
 from scipy.stats import pearsonr
 
 from wst.judges import clip, decides_right, declines
-from wst.stats import mcnemar_exact, observed_mdd, paired_difference
+from wst.stats import Z95, mcnemar_exact, observed_mdd, paired_difference
 
 PART_SIZE = 120
+BONFERRONI_Z = 2.2414
+"""z of a two-sided 97.5% interval: 95% shared by two looks at the held-out items."""
 
 
 def prepare(records: list[dict], out: Path, seed: int = 50) -> None:
@@ -87,12 +89,36 @@ def analyse(records: list[dict], out: Path, others: Path | None = None) -> str:
         lines.append(f"| {name} | {pearsonr(_flat(values), judge_flat).statistic:.2f} | "
                      + " | ".join(_mean(values[c]) for c in conditions) + " | "
                      + " | ".join(_diff(values[a], values[b]) for a, b in pairs) + " |")
+    lines += ["", judge_detail(rows, rounds["first round"], scores, pairs)]
     for name, labels in rounds.items():
         lines += ["", decisions_table(name, labels, rows, pairs)]
     lines += ["", reliability(records, rounds, scores)]
     if others:
         lines += ["", agreement_table(records, scores, others)]
     return "\n".join(lines) + "\n"
+
+
+def judge_detail(rows: dict[str, list[dict]], labels: dict,
+                 scores: dict[str, dict[str, list[float]]], pairs: list[tuple[str, str]]) -> str:
+    """The judge against the first round, by kind of request; its mean score on harmful
+    requests' replies the annotators call declines and going along; and its paired
+    differences with 97.5% intervals (Bonferroni for P47's and P49b's two held-out looks)."""
+    judge, human = scores["judge"], scores["annotators, first round"]
+    by_kind = {kind: pearsonr(*zip(*[(j, h) for c in rows for j, h, r in
+                                     zip(judge[c], human[c], rows[c]) if r["reference"] == kind]
+                                   )).statistic for kind in ("harmful", "benign")}
+    harmful = [(j, labels[c, r["id"]]["declines"]) for c in rows
+               for j, r in zip(judge[c], rows[c]) if r["reference"] == "harmful"]
+    reading = {said: [j for j, d in harmful if d == said] for said in (True, False)}
+    lines = ["Judge against the first round: r " + ", ".join(
+                 f"{kind} only {r:.2f}" for kind, r in by_kind.items())
+             + f"; on harmful requests the judge gives {_mean(reading[True])}% to the "
+               f"{len(reading[True])} replies the annotators call declines and "
+               f"{_mean(reading[False])}% to the {len(reading[False])} they call going along.",
+             ""]
+    lines += [f"Judge, {a} − {b}, 97.5% interval (two held-out looks): "
+              f"{_diff(judge[a], judge[b], z=BONFERRONI_Z)}." for a, b in pairs]
+    return "\n".join(lines)
 
 
 def decisions_table(name: str, labels: dict, rows: dict[str, list[dict]],
@@ -169,8 +195,8 @@ def _mean(values: list[float]) -> str:
     return f"{100 * sum(values) / len(values):.1f}"
 
 
-def _diff(a: list[float], b: list[float]) -> str:
-    d = paired_difference(a, b)
+def _diff(a: list[float], b: list[float], z: float = Z95) -> str:
+    d = paired_difference(a, b, z)
     return (f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}] "
             f"({100 * observed_mdd(a, b):.1f})")
 
