@@ -138,7 +138,7 @@ class TeacherConfig:
     and the student run at once: with cores to spare, give each its own (``teacher.threads``
     + ``student.threads`` = cores). On 2 cores a 1 + 1 split did not pay: the teacher's share
     stayed at 11-12% and the median latency rose by a third (``benchmarks/serve_engines.sh``,
-    README)."""
+    docs/serving.md)."""
     lora: bool = True
     """Train a LoRA adapter (default) instead of all weights."""
     lora_r: Annotated[int, Field(ge=1)] = 16
@@ -240,7 +240,7 @@ class JudgeConfig(SpendLimits):
     """Replies are cut to this many characters before judging, so that length cannot buy
     score (a length-bias control); the cut is marked ``[...]``. 600 rather than 1500: on the
     same 64 replies it took 0.64 of the judge's time, agreed with the 1500 cut at r = 0.985
-    and measured the same effect (pilot P16, README)."""
+    and measured the same effect (pilot P16, results/pilots/README.md)."""
     parallel: Annotated[int, Field(ge=0)] = 0
     """Concurrent judge requests (0 = as ``student.parallel`` chooses)."""
     batch_size: Annotated[int, Field(ge=1)] = 8
