@@ -261,3 +261,38 @@ def test_a_list_of_endpoints_loads_from_toml(tmp_path: Path) -> None:
                         'base_url = ["http://a/v1", "http://b/v1"]')
     config = load_run_config(write(tmp_path, text))
     assert config.student.base_url == ["http://a/v1", "http://b/v1"]
+
+
+def test_a_config_extends_its_base_field_by_field(tmp_path: Path) -> None:
+    """An experiment's file names only what differs from the file it ``extends`` (a path
+    relative to itself); a table in it overrides the base's fields one by one."""
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base", TOML)
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "base/run.toml"\noutput_dir = "runs/child"\n\n'
+                     '[train]\nmax_steps = 5\n')
+    config = load_run_config(child, ["train.learning_rate=1e-4"])
+    assert (config.output_dir, config.train.max_steps) == ("runs/child", 5)
+    assert config.train.learning_rate == 1e-4  # --set still comes last
+    assert (config.task.train_size, config.student.model) == (64, "qwen")  # from the base
+
+
+def test_an_extends_chain_that_loops_or_names_no_file_is_a_clear_error(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('extends = "b.toml"\n')
+    b.write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match=r"extends 'a\.toml' makes a loop"):
+        load_run_config(a)
+    a.write_text('extends = "missing.toml"\n')
+    with pytest.raises(ConfigError, match=r"missing\.toml"):
+        load_run_config(a)
+    a.write_text("extends = 3\n")
+    with pytest.raises(ConfigError, match="extends"):
+        load_run_config(a)
+
+
+def test_an_error_in_a_base_names_the_base(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text("[train]\nmax_steps = -1\n")
+    child = write(tmp_path, 'extends = "base.toml"\n')
+    with pytest.raises(ConfigError, match=r"base\.toml: train\.max_steps"):
+        load_run_config(child)

@@ -33,7 +33,7 @@ app = typer.Typer(
 console = Console()
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML run config (see configs/).")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML run config (see configs/); a top-level extends = \"base.toml\" sets a base file's fields first.")]
 OutputOpt = Annotated[Optional[str], typer.Option(help="Run folder (sets output_dir).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any field: section.field=value (repeatable).")]
 StepsOpt = Annotated[Optional[int], typer.Option(help="GRPO steps (sets train.max_steps).")]

@@ -464,7 +464,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     ``wst.tasks.resolve_config`` (``wst.tasks.load_run_config`` does all of it)."""
     config = RunConfig()
     if path is not None:
-        apply_mapping(config, read_toml(Path(path), "config"), where=str(path))
+        apply_config_file(config, Path(path))
     if task_table:
         apply_mapping(config, task_table, where=task_where, prefix="task.")
     for item in overrides or []:
@@ -474,6 +474,25 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         set_field(config, key.strip(), raw.strip())
     validate(config)
     return config
+
+
+def apply_config_file(config: RunConfig, path: Path, extended_by: tuple[Path, ...] = ()) -> None:
+    """Set the fields of a TOML config file, after those of the file its top-level
+    ``extends`` names (a path relative to it), so that an experiment's file says only what
+    differs from its base and the two cannot drift apart. ``extends`` is a file directive,
+    not a run field: the resolved config (``RUN/config.json``) holds every field itself."""
+    data = read_toml(path, "config")
+    base = data.pop("extends", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: extends must be the path of a config file, got {base!r}")
+        chain = (*extended_by, path.resolve())
+        base_path = path.parent / base
+        if base_path.resolve() in chain:
+            raise ConfigError(f"{path}: extends {base!r} makes a loop: "
+                              + " -> ".join(str(p) for p in (*chain, base_path.resolve())))
+        apply_config_file(config, base_path, chain)
+    apply_mapping(config, data, where=str(path))
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
