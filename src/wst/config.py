@@ -3,7 +3,8 @@
 Every field is documented where it is declared, and its type and range are declared there too
 (pydantic checks them on every assignment, so a bad value fails before anything loads);
 ``wst <cmd> --help`` names the field each flag sets, and ``--set section.field=value``
-reaches any field without a flag of its own.
+reaches any field without a flag of its own. A TOML file may ``extends`` another, whose
+fields are set first.
 
 This module knows no tasks, students or conditions' code: checks that need the task
 registry live in ``wst.tasks.resolve_config``.
