@@ -12,8 +12,9 @@ steps=${STEPS:-4}
 device=${DEVICE:-cuda}
 [ "$device" = cuda ] || [ "$device" = cpu ] || { echo "gpu_check: DEVICE is cuda or cpu, not '$device'" >&2; exit 2; }
 scripts/install.sh
-memory_log=$(mktemp)
+memory_log=/dev/null
 if [ "$device" = cuda ]; then
+    memory_log=$(mktemp)
     command -v nvidia-smi >/dev/null || { echo "gpu_check: no nvidia-smi, is this a GPU box? (DEVICE=cpu for a dry run)" >&2; exit 2; }
     .venv/bin/python -c "import torch; assert torch.cuda.is_available(), 'torch sees no GPU'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$memory_log" &

@@ -487,11 +487,10 @@ def apply_config_file(config: RunConfig, path: Path, extended_by: tuple[Path, ..
     if base is not None:
         if not isinstance(base, str):
             raise ConfigError(f"{path}: extends must be the path of a config file, got {base!r}")
-        chain = (*extended_by, path.resolve())
-        base_path = path.parent / base
-        if base_path.resolve() in chain:
+        chain, base_path = (*extended_by, path.resolve()), (path.parent / base).resolve()
+        if base_path in chain:
             raise ConfigError(f"{path}: extends {base!r} makes a loop: "
-                              + " -> ".join(str(p) for p in (*chain, base_path.resolve())))
+                              + " -> ".join(str(p) for p in (*chain, base_path)))
         apply_config_file(config, base_path, chain)
     apply_mapping(config, data, where=str(path))
 
