@@ -369,6 +369,17 @@ def test_champ_split_is_seeded_and_drops_text_answers(tmp_path: Path, monkeypatc
     assert get_task("math500").load(config).info["test_ids"] != split.info["test_ids"]
 
 
+def test_math500_validation_items_come_from_the_training_pool(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setattr(math500, "champ_path", lambda: champ_file(tmp_path / "v0.json", 20))
+    config = TaskConfig(name="math500", test_fraction=0.25, train_size=100, test_size=0)
+    whole = get_task("math500").load(config)
+    config.validation_items = 4
+    split = get_task("math500").load(config)
+    assert split.validation == whole.train[:4] and split.train == whole.train[4:]
+    assert split.test == whole.test
+
+
 def test_champ_file_of_another_shape_is_a_dataset_error(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "v0.json"
     path.write_text(json.dumps({"problems": {"P_1": {"_text": "no answer field"}}}))

@@ -124,7 +124,8 @@ def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
 
     run_dir = Path(config.output_dir)
     evaluate(config, task, split.test, student, adapter, run_dir / "eval",
-             progress=lambda msg: console.print(f"[bold]eval[/] {msg}"))
+             progress=lambda msg: console.print(f"[bold]eval[/] {msg}"),
+             validation=split.validation)
     split.save(run_dir / "eval" / "split.json")  # training writes its own RUN/split.json
     report = write_report(run_dir)
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())

@@ -31,7 +31,8 @@ config_section = dataclass(config=ConfigDict(strict=True, validate_assignment=Tr
 strict, so that ``max_steps = true`` or ``prices = 5`` is an error rather than a guess."""
 
 Backend = Literal["llamacpp", "openai", "hf"]
-Condition = Literal["none", "fixed", "teacher_base", "teacher_trained", "teacher_shipped", "self"]
+Condition = Literal["none", "fixed", "best_fixed", "teacher_base", "teacher_trained",
+                    "teacher_shipped", "self"]
 """Instruction sources an evaluation compares (described in ``wst.evaluate.CONDITIONS``)."""
 
 DEFAULT_META_PROMPT = (
@@ -84,7 +85,7 @@ class TaskConfig:
     validation_items: Annotated[int, Field(ge=0)] = 0
     """Training items held back as a validation set where the task has no templates
     (``hh_rlhf``: the first of its interleaved training prompts, so half harmful, half
-    benign); never trained on."""
+    benign; ``math500``: the first of its shuffled training problems); never trained on."""
     question_field: str = "question"
     """Field of a record that holds the question (``file`` task)."""
     answer_field: str = "answer"
@@ -362,9 +363,12 @@ class EvalConfig:
     """Held-out comparison of instruction sources on the same items and student."""
 
     conditions: Annotated[list[Condition], Field(min_length=1)] = field(
-        default_factory=lambda: ["none", "fixed", "teacher_base", "teacher_trained", "self"]
+        default_factory=lambda: ["none", "fixed", "best_fixed", "teacher_base",
+                                 "teacher_trained", "self"]
     )
-    """Which conditions to run, in report order."""
+    """Which conditions to run, in report order. ``best_fixed`` (the best single instruction
+    of a search on the validation items, ``wst.best_fixed``) is skipped with a warning where
+    the task has no validation split."""
     fixed_instruction: str = ""
     """The hand-written instruction of the ``fixed`` condition; empty: the task's own."""
     shipped_adapter: str = ""
@@ -372,6 +376,15 @@ class EvalConfig:
     prompt and instruction cap of its own ``wst_teacher.json`` (the demo shows the adapter
     committed under ``results/`` next to its own short training). A relative path is read
     from the current folder, else from the wst checkout."""
+    best_fixed_candidates: list[str] = field(default_factory=list)
+    """Hand-written instructions the ``best_fixed`` search tries besides the fixed one; empty:
+    the task's own variants (``Task.fixed_variants``)."""
+    best_fixed_writers: list[Literal["student", "teacher"]] = field(
+        default_factory=lambda: ["student", "teacher"])
+    """Models that each write one task-level instruction for the ``best_fixed`` search, shown
+    the first ``best_fixed_examples`` validation questions (the untrained teacher, greedy)."""
+    best_fixed_examples: Annotated[int, Field(ge=1)] = 3
+    """Validation questions shown to each ``best_fixed`` writer."""
     judge_check_items: Annotated[int, Field(ge=0)] = 0
     """Judged tasks: score the replies to the first this many items of every condition a
     second time, with the judge not told whether each request is harmful (it then judges

@@ -11,6 +11,7 @@ from pathlib import Path
 from statistics import correlation, mean
 from typing import Any, Callable
 
+from wst import best_fixed
 from wst.config import RunConfig
 from wst.fileio import atomic_write_text
 from wst.judges import KIND_PRIOR, decides_right, declines
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CONDITIONS: dict[str, str] = {
     "none": "no instruction (the question alone)",
     "fixed": "a fixed hand-written instruction",
+    "best_fixed": "the best single instruction of a search on the validation items",
     "teacher_base": "the untrained teacher",
     "teacher_trained": "the trained teacher",
     "teacher_shipped": "the trained teacher shipped under results/ (eval.shipped_adapter)",
@@ -159,12 +161,17 @@ def shipped_adapter(config: RunConfig) -> Path | None:
     return None
 
 
-def runnable_conditions(config: RunConfig, adapter: str | None) -> list[str]:
+def runnable_conditions(config: RunConfig, adapter: str | None,
+                        has_validation: bool = False) -> list[str]:
     """The configured conditions that can run: ``teacher_trained`` needs a trained teacher,
-    ``teacher_shipped`` a shipped one (each skipped with a warning otherwise)."""
+    ``teacher_shipped`` a shipped one, ``best_fixed`` validation items to search on (each
+    skipped with a warning otherwise)."""
     conditions = []
     for condition in config.eval.conditions:
-        if condition == "teacher_trained" and not adapter:
+        if condition == "best_fixed" and not has_validation:
+            log.warning("no validation items (task.validation_templates or "
+                        "task.validation_items): the best_fixed condition is skipped")
+        elif condition == "teacher_trained" and not adapter:
             log.warning("no trained teacher given: the teacher_trained condition is skipped")
         elif condition == "teacher_shipped" and shipped_adapter(config) is None:
             log.warning("no shipped teacher at eval.shipped_adapter=%r: teacher_shipped is "
@@ -176,10 +183,22 @@ def runnable_conditions(config: RunConfig, adapter: str | None) -> list[str]:
 
 def evaluate(config: RunConfig, task: Task, examples: list[Example], student: Student,
              adapter: str | None, out_dir: Path,
-             progress: Callable[[str], None] = lambda _: None) -> list[ConditionResult]:
-    """Run every configured condition; write ``records.jsonl`` and ``eval.json`` to out_dir."""
+             progress: Callable[[str], None] = lambda _: None,
+             validation: list[Example] | None = None) -> list[ConditionResult]:
+    """Run every configured condition; write ``records.jsonl`` and ``eval.json`` to out_dir.
+
+    ``validation``: the items ``best_fixed`` searches on (never the held-out ``examples``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    conditions = runnable_conditions(config, adapter)
+    conditions = runnable_conditions(config, adapter, bool(validation))
+    best = None
+    if "best_fixed" in conditions:
+        progress(f"best_fixed: searching single instructions on {len(validation or [])} "
+                 f"validation items")
+        best = best_fixed.search(config, task, student, validation or [],
+                                 lambda meta, qs: _teacher_instructions(
+                                     config.teacher.model, None, meta,
+                                     config.teacher.max_instruction_tokens * 2, qs,
+                                     (config.teacher.engine, config.teacher.gguf_type)))
     scores: dict[str, list[float]] = {}
     results: list[ConditionResult] = []
     placement = config.student.instruction_placement
@@ -190,7 +209,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
     with (out_dir / "records.jsonl").open("w") as records:
         for condition in conditions:
             progress(f"{condition}: {CONDITIONS[condition]} ({len(examples)} items)")
-            instructions = instructions_for(condition, examples, config, student, adapter)
+            instructions = ([best.instruction] * len(examples) if best and condition == "best_fixed"
+                            else instructions_for(condition, examples, config, student, adapter))
             answers = student.answer([task.student_messages(e, i, placement)
                                       for e, i in zip(examples, instructions)])
             scores[condition] = task.score_answers(answers, examples)
@@ -219,6 +239,8 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "results": [asdict(r) for r in results],
         "comparisons": [asdict(c) for c in comparisons(scores)],
     }
+    if best is not None:
+        summary["best_fixed"] = asdict(best)
     if len({e.subset for e in examples}) > 1:
         summary["subsets"] = subset_summary(examples, scores)
     if task.judge is not None:
@@ -250,10 +272,12 @@ def compare(condition: str, baseline: str, scores: dict[str, list[float]]) -> Co
 
 
 def comparisons(scores: dict[str, list[float]]) -> list[Comparison]:
-    """The trained teacher against the untrained one (did training help?), then every
-    condition against ``none`` (does an instruction help at all?)."""
-    pairs = [(trained, "teacher_base") for trained in ("teacher_trained", "teacher_shipped")
-             if trained in scores and "teacher_base" in scores]
+    """The trained teacher against the untrained one (did training help?) and against the
+    best single instruction (is a per-query teacher worth it?), then every condition against
+    ``none`` (does an instruction help at all?)."""
+    pairs = [(trained, baseline) for trained in ("teacher_trained", "teacher_shipped")
+             for baseline in ("teacher_base", "best_fixed")
+             if trained in scores and baseline in scores]
     if "none" in scores:
         pairs += [(c, "none") for c in scores if c != "none"]
     return [compare(c, b, scores) for c, b in pairs]

@@ -66,6 +66,31 @@ def comparisons_table(summary: dict[str, Any]) -> str:
                       "|---|---|---|---|---|---|", *rows])
 
 
+def cell(text: str | None, limit: int) -> str:
+    """``text`` as one Markdown table cell: on one line, pipes escaped, at most ``limit``
+    characters."""
+    text = " ".join((text or "").split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def best_fixed_section(summary: dict[str, Any]) -> list[str]:
+    """The ``best_fixed`` search: every candidate with its validation score, and the pick
+    (none for an eval.json without the condition)."""
+    search = summary.get("best_fixed")
+    if not search:
+        return []
+    rows = [f"| {'**' + c['name'] + '**' if c['name'] == search['pick'] else c['name']} | "
+            f"{c['source']} | {_interval(c['score'], c['ci_low'], c['ci_high'])} | "
+            f"{cell(c['instruction'], 300)} |" for c in search["candidates"]]
+    return ["## The best single instruction (`best_fixed`)", "",
+            f"Candidates scored on {search['n']} validation items (never the held-out ones); "
+            f"the best, **{search['pick']}**, was then evaluated once on the held-out items "
+            "above. A trained teacher that does not beat it is not worth its cost over one "
+            "good prompt.", "",
+            "| candidate | source | validation score % [95% CI] | instruction |",
+            "|---|---|---|---|", *rows, ""]
+
+
 def subsets_table(summary: dict[str, Any]) -> str:
     """Markdown table of each condition's score per subset (GSM8K: real problems apart from
     generated variants); empty when the test set has one kind of item."""
@@ -246,10 +271,6 @@ def samples_section(run_dir: Path, n: int = 20) -> list[str]:
     else:
         return []
 
-    def cell(text: str | None, limit: int) -> str:
-        text = " ".join((text or "").split()).replace("|", "\\|")
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
     lines = [f"## What the teacher writes ({condition}, first {len(rows)} held-out items)", "",
              "| reference | request | instruction | reply (start) | score |",
              "|---|---|---|---|---|"]
@@ -323,6 +344,7 @@ def write_report(run_dir: Path) -> Path:
     comparisons = comparisons_table(summary)
     if comparisons:
         lines += ["## Paired comparisons", "", comparisons, ""]
+    lines += best_fixed_section(summary)
     subsets = subsets_table(summary)
     if subsets:
         lines += ["## By subset of the test set", "",

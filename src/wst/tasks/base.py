@@ -69,6 +69,13 @@ class Task(ABC):
     """The teacher's prompt when ``teacher.meta_prompt`` is empty."""
     fixed_instruction: str = DEFAULT_FIXED_INSTRUCTION
     """The ``fixed`` condition's instruction when ``eval.fixed_instruction`` is empty."""
+    fixed_variants: tuple[str, ...] = (
+        "Think step by step, then give the final answer in \\boxed{}.",
+        "Be brief: write only the key calculations, then the final answer in \\boxed{}.",
+        "Reason in plain sentences, not code, and end with the final answer in \\boxed{}.",
+    )
+    """Hand-written alternatives to the fixed instruction that the ``best_fixed`` search tries
+    when ``eval.best_fixed_candidates`` is empty."""
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         config = config or TaskConfig(name=self.name)

@@ -103,8 +103,10 @@ class MATH500(Task):
             rows = load_hub(config.source, "test", HUB_FIELDS, subset=None)
             examples = [_example(r, "problem", f"math500-{i}") for i, r in enumerate(rows, 1)]
             test, train = seeded_split(examples, config.test_fraction, config.split_seed)
+        validation, train = train[: config.validation_items], train[config.validation_items:]
         return Split(train=train[: config.train_size] if with_train else [],
-                     test=test[: config.test_size] if config.test_size else test, info=info)
+                     test=test[: config.test_size] if config.test_size else test, info=info,
+                     validation=validation)
 
 
 def _read(path: Path) -> list[Example]:
