@@ -15,7 +15,8 @@ from wst.cli import app
 from wst.config import DEFAULT_META_PROMPT
 from wst.export import export_teacher
 from wst.teacher import TEACHER_CARD, TeacherInstructor, teacher_messages
-from wst.teacher_gguf import GGUF_NAME, LlamaCppTeacher, gguf_teacher_path, load_instructor
+from wst.gguf_writer import GGUF_NAME
+from wst.teacher_gguf import LlamaCppTeacher, gguf_teacher_path, load_instructor
 
 runner = CliRunner()
 

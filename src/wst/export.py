@@ -7,7 +7,7 @@ instruction token cap and where it came from. ``training_config.json`` and ``rep
 the run are copied beside them when present. ``load_teacher(folder)`` and
 ``TeacherInstructor(folder)`` load it with nothing else: no base model, no run folder. With
 ``gguf=True`` the folder also holds ``teacher.gguf`` (f16, chat template and tokenizer inside),
-which llama.cpp and ``LlamaCppTeacher`` load (see ``wst.teacher_gguf``).
+which llama.cpp and ``LlamaCppTeacher`` load (see ``wst.gguf_writer``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wst.gguf_writer import GGUF_NAME, check_convertible, write_gguf
 from wst.teacher import (
     TEACHER_CARD, is_adapter, load_teacher, load_tokenizer, read_teacher_card, resolve_teacher,
     save_teacher_card,
@@ -71,8 +72,6 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     if adapter_dir is None:
         tokenizer = load_tokenizer(resolve_teacher(base_model_spec))
     if gguf:
-        from wst.teacher_gguf import check_convertible
-
         check_convertible(model.config, tokenizer)
 
     partial = out.with_name(out.name + ".partial")
@@ -115,7 +114,6 @@ def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_promp
     import hashlib
 
     from wst.assets import cache_dir, weights_sha256
-    from wst.teacher_gguf import GGUF_NAME
 
     base = Path(base_model_spec)
     identity = [gguf_type, weights_sha256(base) if base.is_dir() else base_model_spec]
@@ -132,8 +130,6 @@ def cached_gguf(base_model_spec: str, adapter_dir: str | Path | None, meta_promp
 
 
 def _write_gguf(folder: Path, gguf_type: str) -> Path:
-    from wst.teacher_gguf import GGUF_NAME, write_gguf
-
     started = time.perf_counter()
     path = write_gguf(folder, folder / GGUF_NAME, gguf_type)
     log.info("wrote %s (%.0f MB) in %.1f s", path.name, path.stat().st_size / 1e6,

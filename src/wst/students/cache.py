@@ -16,8 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from wst.students.base import Sampling
+if TYPE_CHECKING:  # any dataclass of sampling parameters (wst.students.Sampling); the cache
+    # is the students' lower layer and does not import them
+    from _typeshed import DataclassInstance as Sampling
 
 
 SET_UP_TIMEOUT_S = 30.0
