@@ -36,16 +36,22 @@ def test_real_grpo_step_and_evaluation(tmp_path):
     assert first["time/student_s"] > 0 and 0 <= first["student/accuracy"] <= 1
     assert (run_dir / "teacher" / "adapter_config.json").exists()
 
-    _run("eval", "--output", str(run_dir), *sets)
+    # two held-back training templates give best_fixed its validation items
+    _run("eval", "--output", str(run_dir), *sets, "--set", "task.validation_templates=2",
+         "--set", "task.validation_size=2")
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
     conditions = [r["condition"] for r in summary["results"]]
-    assert conditions == ["none", "fixed", "teacher_base", "teacher_trained", "self"]
+    assert conditions == ["none", "fixed", "best_fixed", "teacher_base", "teacher_trained",
+                          "self"]
     assert all(r["n"] == 2 and 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
                for r in summary["results"])
+    search = summary["best_fixed"]
+    assert search["n"] == 2 and {"fixed", "student"} <= {c["source"] for c in search["candidates"]}
     records = (run_dir / "eval" / "records.jsonl").read_text().splitlines()
-    assert len(records) == 5 * 2
+    assert len(records) == 6 * 2
     report = (run_dir / "report.md").read_text()
     assert "teacher_trained" in report and (run_dir / "accuracy.png").exists()
+    assert "## The best single instruction (`best_fixed`)" in report
     assert (run_dir / "training.png").exists()
     split = json.loads((run_dir / "split.json").read_text())
     assert set(split["train_templates"]).isdisjoint(split["test_templates"])

@@ -10,9 +10,11 @@ Conditions on the first ``--n`` items of the *training* pool (never the test ite
 - ``concepts``: the problem's own concept texts ("These facts may help: ...");
 - ``hints``: the problem's own hint texts (solution steps; ``leak %`` says how often they
   contain the answer);
-- ``menu_oracle``: computed, not run: per item the best of ``none`` and ``concepts``, the
-  ceiling of a chooser over that two-entry menu (optimistic: greedy answers move by chance
-  when the prompt changes, and the oracle counts every lucky move).
+- ``placebo``: "Here is the problem.", an instruction that carries nothing;
+- ``oracle:X``: computed, not run: per item the best of ``none`` and ``X``, the ceiling of a
+  chooser over that two-entry menu. Greedy answers move by chance when the prompt changes,
+  and an oracle counts every lucky move: ``oracle:placebo`` measures that noise floor, so a
+  menu is worth training for only where its oracle clears the placebo's.
 
     .venv/bin/python scripts/pilots/champ_ceilings.py -c configs/math500.toml --n 60 \
         --set student.max_tokens=512 --out results/pilots/p53-champ-ceilings-05b
@@ -36,7 +38,8 @@ from wst.students import cut_share, make_student
 from wst.tasks import Example, get_task, load_run_config
 from wst.tasks.math500 import champ_path
 
-RUN = ("none", "fixed", "concepts", "hints")
+RUN = ("none", "placebo", "concepts", "hints")
+PLACEBO = "Here is the problem."
 
 
 def champ_texts(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -55,6 +58,8 @@ def instruction(condition: str, example: Example, texts: dict, fixed: str) -> st
         return None
     if condition == "fixed":
         return fixed
+    if condition == "placebo":
+        return PLACEBO
     lines = texts[example.id][condition]
     if not lines:
         return None
@@ -101,10 +106,11 @@ def main() -> None:
                          "cut_share": cut_share(answers, config.student.max_tokens),
                          "minutes": round((time.perf_counter() - t0) / 60, 1)})
             print(condition, mean_interval(scores[condition]), rows[-1], flush=True)
-    if "none" in scores and "concepts" in scores:
-        scores["menu_oracle"] = [max(a, b) for a, b in zip(scores["none"], scores["concepts"])]
-        rows.append({"condition": "menu_oracle", "with_instruction": None, "leak_share": 0.0,
-                     "cut_share": None, "minutes": 0.0})
+    for condition in [c for c in list(scores) if c != "none" and "none" in scores]:
+        scores[f"oracle:{condition}"] = [max(a, b) for a, b in zip(scores["none"],
+                                                                   scores[condition])]
+        rows.append({"condition": f"oracle:{condition}", "with_instruction": None,
+                     "leak_share": 0.0, "cut_share": None, "minutes": 0.0})
     student.close()
     for row in rows:
         iv = mean_interval(scores[row["condition"]])
