@@ -165,6 +165,18 @@ def score_exact(output: str, reference: str) -> float:
     return float(_normalise(last_boxed(output) or output) == _normalise(reference))
 
 
+def score_mixed(output: str, reference: str) -> float:
+    r"""``score_math`` where the reference is a plain number, else ``score_exact``: for tasks
+    whose answers are numbers for some questions and words for others.
+
+    >>> score_mixed(r"so \boxed{1,000}", "1000"), score_mixed(r"\boxed{Nus}", "nus")
+    (1.0, 1.0)
+    """
+    if _plain_number(reference) is not None:
+        return score_math(output, reference)
+    return score_exact(output, reference)
+
+
 def score_regex(output: str, reference: str, pattern: str) -> float:
     r"""1.0 when the last match of ``pattern`` (a regex with one group) captures the reference
     (compared as ``score_exact`` compares); 0.0 when it differs or nothing matches.
@@ -185,6 +197,7 @@ SCORERS: dict[str, tuple[Callable[..., float], str]] = {
     "numeric": (score_numeric, "final answer and reference are the same plain number"),
     "exact": (score_exact, "last \\boxed{} (else the whole output) equals the reference, "
                            "ignoring case and whitespace"),
+    "mixed": (score_mixed, "numeric references as 'math' scores them, others as 'exact'"),
     "regex": (score_regex, "task.answer_pattern's one group, last match, equals the reference"),
 }
 """Scorer name (``task.scorer``) -> (``f(output, reference) -> float``, description)."""

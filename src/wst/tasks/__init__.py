@@ -14,8 +14,9 @@ from wst.tasks.files import DATA_SUFFIXES
 from wst.tasks.gsm8k import GSM8K
 from wst.tasks.hh_rlhf import HHRLHF
 from wst.tasks.math500 import MATH500
+from wst.tasks.reasoning_mix import ReasoningMix
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, MATH500, HHRLHF, FileTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, MATH500, HHRLHF, ReasoningMix, FileTask)}
 
 
 def get_task(name: str, config: TaskConfig | None = None) -> Task:
