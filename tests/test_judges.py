@@ -297,7 +297,7 @@ def test_the_phrase_match_reads_the_shipped_evaluation_as_reported() -> None:
     assert counted == {("none", "harmful"): 29, ("none", "benign"): 1,
                        ("teacher_base", "harmful"): 53, ("teacher_base", "benign"): 26,
                        ("teacher_trained", "harmful"): 42, ("teacher_trained", "benign"): 2}
-    annotated = results / "pilots" / "p51-blind-annotation"
+    annotated = results.parent / "experiments" / "pilots" / "p51-blind-annotation"
     key = json.loads((annotated / "key.json").read_text())
     label = {(key[x["key"]]["condition"], key[x["key"]]["id"]): x["declines"]
              for part in sorted(annotated.glob("part*.labels.jsonl"))

@@ -242,7 +242,7 @@ class JudgeConfig(SpendLimits):
     """Replies are cut to this many characters before judging, so that length cannot buy
     score (a length-bias control); the cut is marked ``[...]``. 600 rather than 1500: on the
     same 64 replies it took 0.64 of the judge's time, agreed with the 1500 cut at r = 0.985
-    and measured the same effect (pilot P16, results/pilots/README.md)."""
+    and measured the same effect (pilot P16, experiments/pilot-log-hh_rlhf.md)."""
     parallel: Annotated[int, Field(ge=0)] = 0
     """Concurrent judge requests (0 = as ``student.parallel`` chooses)."""
     batch_size: Annotated[int, Field(ge=1)] = 8
@@ -278,9 +278,10 @@ class TrainConfig:
     """Reward multiplier by an example's reference answer, for tasks whose answers are a few
     classes (hh_rlhf's ``harmful`` / ``benign``), e.g. ``{harmful = 4.0}``; others 1. Under
     ``scale_rewards = "none"`` it scales that class's advantages, so a class whose groups
-    rarely differ is not outvoted by one whose groups often do (P40, results/pilots). A
-    weight changes what is optimal, not only how fast it is learned: with ``teacher.choices``
-    it moves where the pick settles (P45 flipped to "harmful" for nearly all)."""
+    rarely differ is not outvoted by one whose groups often do (P40,
+    experiments/pilot-log-hh_rlhf.md). A weight changes what is optimal, not only how fast it
+    is learned: with ``teacher.choices`` it moves where the pick settles (P45 flipped to
+    "harmful" for nearly all)."""
     leak_penalty: Annotated[float, Field(ge=0)] = 1.0
     """Subtracted from the reward when an instruction contains the reference answer."""
     save_steps: Annotated[int, Field(ge=1)] = 10
@@ -304,7 +305,8 @@ class TrainConfig:
     whole ``batch``, or ``none`` (Dr. GRPO)."""
     adam_beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     """AdamW's momentum (TRL ``adam_beta1``). 0: each update follows its own batch only, so an
-    early batch's push does not carry into later steps (P35 vs P36, results/pilots/README.md)."""
+    early batch's push does not carry into later steps (P35 vs P36,
+    experiments/pilot-log-hh_rlhf.md)."""
     micro_batches: Annotated[int, Field(ge=1)] = 1
     """Forward and backward passes each step's instructions are split into (TRL's gradient
     accumulation): the same update in 1/k of the activation memory, a little slower. Raise it

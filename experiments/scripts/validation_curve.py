@@ -1,0 +1,76 @@
+"""The validation checks of a run, per step: mean score, per kind (hh_rlhf), and the paired
+difference from step 0 and, given the ``none`` records of the same items, from no instruction.
+
+    .venv/bin/python experiments/scripts/validation_curve.py runs/hh_rlhf_1.5b \
+        --none experiments/pilots/p15-hh-validation-none/default/records.jsonl
+    .venv/bin/python experiments/scripts/validation_curve.py runs/hh_rlhf_coder_teacher \
+        --none experiments/pilots/p18-instruction-starts/rows.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from wst.stats import paired_difference
+
+
+def none_scores(path: Path) -> dict[str, float]:
+    """Score per id with no instruction: from evaluation records (``condition`` none) or from
+    ``instruction_sources.py``'s rows (``none_score``)."""
+    rows = [json.loads(line) for line in path.open()]
+    return {r["id"]: r["none_score"] if "none_score" in r else r["score"]
+            for r in rows if r.get("condition", "none") == "none"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--none", type=Path, help="records.jsonl with a none condition")
+    parser.add_argument("--ending", help="also count, per kind, the instructions ending in "
+                                         "this word (a chooser's picks; checks that record "
+                                         "their instructions)")
+    args = parser.parse_args()
+    checks = [json.loads(line) for line in (args.run / "validation" / "scores.jsonl").open()]
+    none = none_scores(args.none) if args.none else None
+    extra = f" ending in {args.ending!r}: harmful / benign |" if args.ending else ""
+    print("| step | mean % | harmful % | benign % | vs step 0, pp [95% CI] | vs none, pp [95% CI] |"
+          + extra)
+    print("|---|---|---|---|---|---|" + ("---|" if args.ending else ""))
+    for check in checks:
+        scores, ids = check["scores"], check["ids"]
+        kinds = [_mean([s for i, s in zip(ids, scores) if i.startswith("benign") == benign])
+                 for benign in (False, True)]
+        columns = [_diff(scores, checks[0]["scores"])]
+        columns.append(_diff(scores, [none[i] for i in ids]) if none else "")
+        if args.ending:
+            columns.append(" / ".join(_endings(check, args.ending, benign)
+                                      for benign in (False, True)))
+        print(f"| {check['step']} | {_mean(scores):.1f} | {kinds[0]:.1f} | {kinds[1]:.1f} | "
+              + " | ".join(columns) + " |")
+
+
+def _endings(check: dict, word: str, benign: bool) -> str:
+    """How many of one kind's instructions end in ``word``, of that kind's items."""
+    mine = [w for i, w in zip(check["ids"], check["instructions"])
+            if i.startswith("benign") == benign]
+    return f"{sum(ends_in(w, word) for w in mine)}/{len(mine)}"
+
+
+def ends_in(instruction: str, word: str) -> bool:
+    """Whether an instruction ends in ``word`` (a chooser's pick), final stop ignored."""
+    return instruction.rstrip(" .").endswith(word)
+
+
+def _mean(values: list[float]) -> float:
+    return 100 * sum(values) / len(values) if values else float("nan")
+
+
+def _diff(a: list[float], b: list[float]) -> str:
+    d = paired_difference(a, b)
+    return f"{100 * d.value:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
+
+
+if __name__ == "__main__":
+    main()
