@@ -22,7 +22,7 @@ if [ "$device" = cuda ]; then
     trap 'kill $sampler 2>/dev/null || true' EXIT
 fi
 started=$(date +%s)
-.venv/bin/wst train -c configs/demo.toml --output "$run" --steps "$steps" \
+.venv/bin/wst train -c configs/demo_train.toml --output "$run" --steps "$steps" \
     --set train.device="$device" --set train.bf16=true --set train.screen=false \
     --set train.validation_steps=0
 echo "training took $(( $(date +%s) - started )) s"
