@@ -120,7 +120,7 @@ def _fail(error: Exception) -> NoReturn:
 def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
               student: Student) -> Path:
     from wst.evaluate import evaluate
-    from wst.report import results_table, write_report
+    from wst.report import comparisons_table, results_table, write_report
 
     run_dir = Path(config.output_dir)
     evaluate(config, task, split.test, student, adapter, run_dir / "eval",
@@ -129,7 +129,8 @@ def _evaluate(config: RunConfig, adapter: str | None, task: Task, split: Split,
     split.save(run_dir / "eval" / "split.json")  # training writes its own RUN/split.json
     report = write_report(run_dir)
     summary = json.loads((run_dir / "eval" / "eval.json").read_text())
-    console.print(results_table(summary), markup=False, highlight=False, soft_wrap=True)
+    for table in (results_table(summary), comparisons_table(summary)):
+        console.print(table, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: [bold]{report}[/]")
     return report
 
