@@ -195,11 +195,12 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
         teacher = TeacherInstructor(cfg.teacher.model, _adapter(cfg), cfg.teacher.meta_prompt,
                                     cfg.teacher.max_instruction_tokens,
                                     cfg.teacher.instruction_start or None,
-                                    cfg.teacher.choices or None)
+                                    cfg.teacher.choices or None,
+                                    cfg.teacher.choice_instructions or None)
     except AssetError as exc:
         _fail(exc)
     instruction = teacher.instruct(question)
-    console.print(f"[bold]instruction:[/] {instruction}")
+    console.print(f"[bold]instruction:[/] {instruction or '(none: the question alone)'}")
     if answer:
         from wst.students import StudentError, make_student
         from wst.tasks import Example, get_task
@@ -349,7 +350,9 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
                                          gguf_type=cfg.teacher.gguf_type,
                                          instruction_start=cfg.teacher.instruction_start or None,
                                          threads=cfg.teacher.threads,
-                                         choices=cfg.teacher.choices or None)
+                                         choices=cfg.teacher.choices or None,
+                                         choice_instructions=(cfg.teacher.choice_instructions
+                                                              or None))
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:

@@ -124,6 +124,13 @@ class TeacherConfig:
     same question and none drops out of the sample, as a sampled teacher's rare word does;
     a choice that beat its group's mean is pulled up among the menu until it is near certain
     (``wst.train.choice_loss``). PyTorch engine only. Empty: the teacher writes freely."""
+    choice_instructions: list[str] = field(default_factory=list)
+    """What the student sees for each of ``choices``, in their order, instead of
+    ``instruction_start`` and the choice; "" = no instruction (the question alone). A choice
+    has to be written, so without this a menu cannot hold "no instruction", the entry that
+    lets a chooser never do worse than none; and the teacher scores short labels (``[" none",
+    " prose"]``) instead of whole long instructions. Recorded in the trained teacher's card.
+    Empty: the student sees the start and the choice."""
     max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
     """Cap on the tokens of one instruction (training and evaluation)."""
     engine: Literal["pytorch", "llamacpp"] = "pytorch"
@@ -616,16 +623,23 @@ def validate(config: RunConfig) -> None:
     meta_prompt = config.teacher.meta_prompt
     if meta_prompt and "{question}" not in meta_prompt:
         raise ConfigError("teacher.meta_prompt must contain {question}")
-    if config.teacher.choices:
+    if config.teacher.choices or config.teacher.choice_instructions:
         validate_choices(config)
 
 
 def validate_choices(config: RunConfig) -> None:
-    """``teacher.choices``: distinct, at least two, PyTorch only."""
-    choices = config.teacher.choices
+    """``teacher.choices``: distinct, at least two, PyTorch only; ``choice_instructions``:
+    one per choice."""
+    choices, shown = config.teacher.choices, config.teacher.choice_instructions
+    if shown and not choices:
+        raise ConfigError("teacher.choice_instructions maps each of teacher.choices to what "
+                          "the student sees; set teacher.choices as well")
     if len(choices) < 2 or len(set(choices)) != len(choices) or not all(choices):
         raise ConfigError(f"teacher.choices must hold at least two distinct, non-empty "
                           f"continuations (got {choices!r})")
+    if shown and len(shown) != len(choices):
+        raise ConfigError(f"teacher.choice_instructions needs one entry per teacher.choices, "
+                          f"in their order (got {len(shown)} for {len(choices)})")
     if config.teacher.engine != "pytorch" or config.train.use_vllm:
         raise ConfigError("teacher.choices runs on the pytorch engine only: set "
                           "teacher.engine = \"pytorch\" and train.use_vllm = false")

@@ -61,6 +61,7 @@ class ConditionResult:
     relative_gain_pct: float | None
     leak_rate: float
     instruction_words: float
+    """Mean words of an item's instruction, 0 where it had none (a chooser's "" included)."""
     failures: int
     cut_share: float = 0.0
     """Share of answers that reached the answer-token cap (cut before they ended); they are
@@ -100,7 +101,8 @@ def instructions_for(condition: str, examples: list[Example], config: RunConfig,
                                      else None, teacher.meta_prompt,
                                      teacher.max_instruction_tokens, questions,
                                      (teacher.engine, teacher.gguf_type),
-                                     teacher.instruction_start or None, teacher.choices or None)
+                                     teacher.instruction_start or None, teacher.choices or None,
+                                     teacher.choice_instructions or None)
     if condition == "teacher_shipped":
         shipped = shipped_adapter(config)
         if shipped is None:
@@ -125,25 +127,27 @@ def _teacher_instructions(model_spec: str, adapter: str | None, meta_prompt: str
                           max_tokens: int, questions: list[str],
                           engine: tuple[str, str] = ("pytorch", "f16"),
                           instruction_start: str | None = None,
-                          choices: list[str] | None = None) -> list[str | None]:
-    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``; ``instruction_start`` and
-    ``choices`` None: the adapter's card's."""
+                          choices: list[str] | None = None,
+                          choice_instructions: list[str] | None = None) -> list[str | None]:
+    """``engine``: ``teacher.engine`` and ``teacher.gguf_type``; ``instruction_start``,
+    ``choices`` and ``choice_instructions`` None: the adapter's card's."""
     if engine[0] == "llamacpp":
         from wst.teacher_gguf import load_instructor
 
         teacher = load_instructor(model_spec, adapter, meta_prompt, max_tokens, engine[0],
                                   gguf_type=engine[1], instruction_start=instruction_start,
-                                  choices=choices)
+                                  choices=choices, choice_instructions=choice_instructions)
         try:
             return list(teacher.instruct_many(questions))
         finally:
             teacher.close()
     settings = teacher_settings(read_teacher_card(adapter), meta_prompt, max_tokens,
-                                instruction_start, choices)
+                                instruction_start, choices, choice_instructions)
     model, tokenizer = load_teacher(model_spec, adapter)
     return list(write_instructions(model, tokenizer, questions, meta_prompt, max_tokens,
                                    instruction_start=settings.instruction_start,
-                                   choices=settings.choices))
+                                   choices=settings.choices,
+                                   choice_instructions=settings.choice_instructions))
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -233,6 +237,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         "max_instruction_tokens": config.teacher.max_instruction_tokens,
         "instruction_start": config.teacher.instruction_start,
         "choices": config.teacher.choices,
+        "choice_instructions": config.teacher.choice_instructions,
         "seconds": round(time.perf_counter() - started, 1),
         "student_usage": asdict(student.usage.since(usage_before)),
         "metric": "mean judge score" if task.judge is not None else "accuracy",
@@ -384,7 +389,7 @@ def _summarise(condition: str, scores: dict[str, list[float]], instructions: lis
     acc = mean_interval(own)
     base = scores.get("none")
     diff = compare(condition, "none", scores) if base and condition != "none" else None
-    words = [len(i.split()) for i in instructions if i]
+    words = [len(i.split()) if i else 0 for i in instructions]  # none ("" or None): 0 words
     return ConditionResult(
         condition=condition, description=CONDITIONS[condition], n=len(own),
         accuracy=acc.value, ci_low=acc.low, ci_high=acc.high,

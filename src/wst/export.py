@@ -84,6 +84,7 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
         "max_instruction_tokens": max_instruction_tokens,
         "instruction_start": instruction_start,
         "choices": list(teacher_cfg.get("choices") or []),  # a chooser stays one when exported
+        "choice_instructions": list(teacher_cfg.get("choice_instructions") or []),
         "source": {"adapter": str(adapter_dir) if adapter_dir else None,
                    "merged_lora": merged, "run_dir": str(run) if run else None},
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -275,7 +275,8 @@ def samples_section(run_dir: Path, n: int = 20) -> list[str]:
              "| reference | request | instruction | reply (start) | score |",
              "|---|---|---|---|---|"]
     lines += [f"| {cell(r['reference'], 12)} | {cell(r['question'], 80)} | "
-              f"{cell(r['instruction'], 160)} | {cell(r['answer'], 160)} | {r['score']:.2f} |"
+              f"{cell(r['instruction'] or '(none)', 160)} | {cell(r['answer'], 160)} | "
+              f"{r['score']:.2f} |"
               for r in rows]
     return lines + [""]
 
@@ -299,13 +300,15 @@ def screen_section(run_dir: Path) -> list[str]:
 
 
 def instruction_start_note(summary: dict[str, Any]) -> str:
-    """The report's words for ``teacher.instruction_start`` and ``teacher.choices`` ("" when
-    neither was set).
+    """The report's words for ``teacher.instruction_start``, ``teacher.choices`` and
+    ``teacher.choice_instructions`` ("" when none was set).
 
     >>> instruction_start_note({"instruction_start": "Reply by"})
     ', each starting with "Reply by" (prefilled)'
     >>> instruction_start_note({"instruction_start": "It is", "choices": [" so", " not"]})
     ', each starting with "It is" (prefilled) and ending in the likeliest of " so" / " not"'
+    >>> instruction_start_note({"choices": ["a", "b"], "choice_instructions": ["", "Be brief."]})
+    ' and ending in the likeliest of "a" / "b", shown to the student as none / "Be brief."'
     """
     start = summary.get("instruction_start", "")
     note = f', each starting with "{start}" (prefilled)' if start else ""
@@ -313,6 +316,10 @@ def instruction_start_note(summary: dict[str, Any]) -> str:
     if choices:
         listed = " / ".join(f'"{choice}"' for choice in choices)
         note += f" and ending in the likeliest of {listed}"
+    shown = summary.get("choice_instructions") or []
+    if shown:
+        note += ", shown to the student as " + " / ".join(f'"{s}"' if s else "none"
+                                                          for s in shown)
     return note
 
 

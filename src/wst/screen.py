@@ -93,8 +93,9 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
 
     ``settings`` is the TrainConfig (``screen_questions``, ``screen_instructions``,
     ``temperature``, ``seed``), ``prompting`` the TeacherConfig (``meta_prompt``,
-    ``max_instruction_tokens``, ``instruction_start``). Falls back to the whole pool, with a
-    warning, when fewer questions survive than one step needs.
+    ``max_instruction_tokens``, ``instruction_start``, ``choices``, ``choice_instructions``).
+    Falls back to the whole pool, with a warning, when fewer questions survive than one step
+    needs.
     """
     path = run_dir / SCREEN_FILE
     candidates = pool[:settings.screen_questions] if settings.screen_questions else pool
@@ -111,7 +112,8 @@ def screened_pool(pool: list[Example], task: Task, student: Student, sampling: S
                                       samples=settings.screen_instructions,
                                       temperature=settings.temperature,
                                       instruction_start=prompting.instruction_start,
-                                      choices=prompting.choices)
+                                      choices=prompting.choices,
+                                      choice_instructions=prompting.choice_instructions)
 
         log.info("screen: %d questions x (no instruction + %d sampled instruction(s)) -> %d "
                  "student calls", len(candidates), settings.screen_instructions,

@@ -148,17 +148,20 @@ def write_instructions(
     should_stop: Callable[[], bool] | None = None,
     instruction_start: str = "",
     choices: Sequence[str] = (),
+    choice_instructions: Sequence[str] = (),
 ) -> list[str]:
     """Greedy instructions for each question, generated in left-padded batches; or, with
     ``samples`` > 0, that many sampled at ``temperature`` per question (question-major order:
     all of the first question's, then the second's; seed with ``torch.manual_seed``).
     ``should_stop`` is asked after every token; once true, generation ends there and the
     instructions are returned as far as they got. Each starts with ``instruction_start``.
-    With ``choices`` (``teacher.choices``) each instruction is the start and one of them:
-    the most likely, or sampled from their renormalised probabilities."""
+    With ``choices`` (``teacher.choices``) the teacher picks one of them, the most likely or
+    sampled from their renormalised probabilities, and the instruction is the start and the
+    pick, or the pick's entry of ``choice_instructions`` ("" = none; ``menu_instruction``)."""
     if choices:
         return _pick_choices(model, tokenizer, questions, meta_prompt, instruction_start,
-                             list(choices), batch_size, samples, temperature)
+                             list(choices), list(choice_instructions), batch_size, samples,
+                             temperature)
     out: list[str] = []
     sampling = ({"do_sample": True, "temperature": temperature, "top_k": 0,
                  "num_return_sequences": samples} if samples else {"do_sample": False})
@@ -178,6 +181,35 @@ def write_instructions(
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         out += [clean_instruction(instruction_start + t) for t in texts]
     return out
+
+
+def menu_instruction(start: str, choices: Sequence[str], shown: Sequence[str],
+                     index: int) -> str:
+    """What the student sees when the teacher picks ``choices[index]``: that entry of
+    ``shown`` (``teacher.choice_instructions``, trimmed as ``wst serve`` trims; "" = no
+    instruction), or without them the start and the choice as one instruction. The one place
+    a pick becomes an instruction, for evaluation, ``wst serve`` and training's rewards alike.
+
+    >>> menu_instruction("Method:", [" none", " prose"], ["", " Reason in sentences. "], 1)
+    'Reason in sentences.'
+    >>> menu_instruction("Method:", [" none", " prose"], [], 1)
+    'Method: prose'
+    """
+    return shown[index].strip() if shown else clean_instruction(start + choices[index])
+
+
+def choice_index(start: str, choices: Sequence[str], text: str) -> int:
+    """Which of ``choices`` the teacher wrote as ``text`` after ``start``: the one that makes
+    the same instruction (so spaces at the edges, which decoding may change, do not count).
+
+    >>> choice_index("Method:", [" none", " prose"], " prose")
+    1
+    """
+    written = clean_instruction(start + text)
+    for index, choice in enumerate(choices):
+        if clean_instruction(start + choice) == written:
+            return index
+    raise ValueError(f"the teacher wrote {text!r}, none of teacher.choices {list(choices)!r}")
 
 
 def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
@@ -247,9 +279,10 @@ def _last_logits(model: Any, input_ids: torch.Tensor, attention: torch.Tensor,
 
 
 def _pick_choices(model: Any, tokenizer: Any, questions: list[str], meta_prompt: str,
-                  instruction_start: str, choices: list[str], batch_size: int, samples: int,
-                  temperature: float) -> list[str]:
-    """``write_instructions`` for a teacher that picks one of ``choices``."""
+                  instruction_start: str, choices: list[str], shown: list[str],
+                  batch_size: int, samples: int, temperature: float) -> list[str]:
+    """``write_instructions`` for a teacher that picks one of ``choices`` (``shown``: their
+    ``choice_instructions``)."""
     picked: list[int] = []
     for first in range(0, len(questions), batch_size):
         prompts = [teacher_prompt(tokenizer, meta_prompt, q, instruction_start)
@@ -260,7 +293,7 @@ def _pick_choices(model: Any, tokenizer: Any, questions: list[str], meta_prompt:
             picked += torch.multinomial(weights, samples, replacement=True).flatten().tolist()
         else:
             picked += logps.argmax(dim=-1).tolist()
-    return [clean_instruction(instruction_start + choices[i]) for i in picked]
+    return [menu_instruction(instruction_start, choices, shown, i) for i in picked]
 
 
 TEACHER_CARD = "wst_teacher.json"
@@ -304,15 +337,19 @@ class TeacherSettings(NamedTuple):
     max_instruction_tokens: int
     instruction_start: str
     choices: tuple[str, ...] = ()
+    choice_instructions: tuple[str, ...] = ()
 
 
 def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
                      max_instruction_tokens: int | None = None,
                      instruction_start: str | None = None,
-                     choices: Sequence[str] | None = None) -> TeacherSettings:
+                     choices: Sequence[str] | None = None,
+                     choice_instructions: Sequence[str] | None = None) -> TeacherSettings:
     """The settings of a deployed teacher: the ones given, else its card's (an exported
     teacher carries the prompt it was trained with), else the math tasks' defaults. Shared
-    by the PyTorch and the llama.cpp teacher, so both read a card alike."""
+    by the PyTorch and the llama.cpp teacher, so both read a card alike. The card's
+    ``choice_instructions`` belong to its own ``choices``: choices given without
+    instructions show themselves."""
     from wst.config import DEFAULT_META_PROMPT, TeacherConfig
 
     prompt = meta_prompt or card.get("meta_prompt") or DEFAULT_META_PROMPT
@@ -322,7 +359,13 @@ def teacher_settings(card: dict[str, Any], meta_prompt: str | None = None,
               or TeacherConfig().max_instruction_tokens)
     start = card.get("instruction_start", "") if instruction_start is None else instruction_start
     menu = (card.get("choices") or ()) if choices is None else choices
-    return TeacherSettings(prompt, cap, str(start), tuple(map(str, menu)))
+    shown = (card.get("choice_instructions") or ()) if choices is None else ()
+    shown = shown if choice_instructions is None else choice_instructions
+    if shown and len(shown) != len(menu):
+        raise ValueError(f"teacher.choice_instructions {list(shown)!r} needs one per choice of "
+                         f"teacher.choices {list(menu)!r}")
+    return TeacherSettings(prompt, cap, str(start), tuple(map(str, menu)),
+                           tuple(map(str, shown)))
 
 
 def split_adapter(model_spec: str, adapter: str | None) -> tuple[str, str | None]:
@@ -343,20 +386,22 @@ class TeacherInstructor:
     ``model_spec`` is anything ``load_teacher`` takes (``embedded:NAME``, a model folder such
     as a ``wst export`` folder, a hub name) or a trained adapter folder, whose base model is
     read from its ``wst_teacher.json``. ``meta_prompt``, ``max_instruction_tokens``,
-    ``instruction_start`` and ``choices`` left as None come from the card of the adapter or
-    model folder when it has one (an exported teacher carries the prompt it was trained
-    with), else from the math tasks' defaults.
+    ``instruction_start``, ``choices`` and ``choice_instructions`` left as None come from the
+    card of the adapter or model folder when it has one (an exported teacher carries the
+    prompt it was trained with), else from the math tasks' defaults (``teacher_settings``).
     One ``generate`` runs at a time (a lock), so one instance can serve many threads.
     """
 
     def __init__(self, model_spec: str, adapter: str | None = None,
                  meta_prompt: str | None = None, max_instruction_tokens: int | None = None,
-                 instruction_start: str | None = None, choices: Sequence[str] | None = None):
+                 instruction_start: str | None = None, choices: Sequence[str] | None = None,
+                 choice_instructions: Sequence[str] | None = None):
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
-        (self.meta_prompt, self.max_instruction_tokens, self.instruction_start,
-         self.choices) = teacher_settings(card, meta_prompt, max_instruction_tokens,
-                                          instruction_start, choices)
+        (self.meta_prompt, self.max_instruction_tokens, self.instruction_start, self.choices,
+         self.choice_instructions) = teacher_settings(card, meta_prompt, max_instruction_tokens,
+                                                      instruction_start, choices,
+                                                      choice_instructions)
         self.model_spec, self.adapter = model_spec, adapter
         self.model, self.tokenizer = load_teacher(model_spec, adapter)
         self._lock = threading.Lock()
@@ -379,7 +424,8 @@ class TeacherInstructor:
                                       self.max_instruction_tokens,
                                       batch_size=max(1, len(questions)), should_stop=should_stop,
                                       instruction_start=self.instruction_start,
-                                      choices=self.choices)
+                                      choices=self.choices,
+                                      choice_instructions=self.choice_instructions)
 
 
     def close(self) -> None:

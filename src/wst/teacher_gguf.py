@@ -79,7 +79,7 @@ class LlamaCppTeacher:
         settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start,
                                     choices)
         refuse_choices(settings.choices)
-        self.meta_prompt, self.max_instruction_tokens, self.instruction_start, _ = settings
+        self.meta_prompt, self.max_instruction_tokens, self.instruction_start = settings[:3]
         self._engine = _StoppableLlamaCpp(
             str(self.path), Sampling(max_tokens=self.max_instruction_tokens, temperature=0.0),
             parallel=parallel, threads=threads, context_per_slot=context_per_slot)
@@ -122,7 +122,7 @@ def load_instructor(
     model_spec: str, adapter: str | None = None, meta_prompt: str | None = None,
     max_instruction_tokens: int | None = None, engine: str = "pytorch", parallel: int = 8,
     gguf_type: str = "f16", instruction_start: str | None = None, threads: int = 0,
-    choices: Sequence[str] | None = None,
+    choices: Sequence[str] | None = None, choice_instructions: Sequence[str] | None = None,
 ) -> TeacherInstructor | LlamaCppTeacher:
     """The teacher that ``wst eval`` and ``wst serve`` run (``teacher.engine``).
 
@@ -130,8 +130,9 @@ def load_instructor(
     ``engine="llamacpp"`` any other teacher (a model, or a base model and a LoRA adapter) is
     exported to a ``gguf_type`` GGUF once (``wst.export.cached_gguf``) and runs there too;
     otherwise it runs in PyTorch. ``meta_prompt``, ``max_instruction_tokens``,
-    ``instruction_start`` and ``choices`` left as None come from the teacher's card, as
-    ``TeacherInstructor`` reads it. ``threads``: llama.cpp's CPU threads (0 = all cores).
+    ``instruction_start``, ``choices`` and ``choice_instructions`` left as None come from the
+    teacher's card, as ``TeacherInstructor`` reads it. ``threads``: llama.cpp's CPU threads
+    (0 = all cores).
     """
     gguf = None if adapter else gguf_teacher_path(model_spec)
     if gguf is None and engine == "llamacpp":
@@ -140,9 +141,9 @@ def load_instructor(
         model_spec, adapter = split_adapter(model_spec, adapter)
         card = read_teacher_card(adapter) or read_teacher_card(model_spec)
         settings = teacher_settings(card, meta_prompt, max_instruction_tokens, instruction_start,
-                                    choices)
+                                    choices, choice_instructions)
         refuse_choices(settings.choices)  # before an export that could not be used
-        meta_prompt, max_instruction_tokens, instruction_start, _ = settings
+        meta_prompt, max_instruction_tokens, instruction_start = settings[:3]
         gguf = cached_gguf(model_spec, adapter, meta_prompt, max_instruction_tokens, gguf_type,
                            instruction_start)
     if gguf is not None:
@@ -150,4 +151,4 @@ def load_instructor(
                                threads=threads, instruction_start=instruction_start,
                                choices=choices)
     return TeacherInstructor(model_spec, adapter, meta_prompt, max_instruction_tokens,
-                             instruction_start, choices)
+                             instruction_start, choices, choice_instructions)

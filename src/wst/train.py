@@ -30,8 +30,9 @@ from wst.resume import VALIDATION, last_checkpoint_step, prepare_run_dir
 from wst.students import BudgetExceeded, Sampling, Student, cut_share
 from wst.tasks import Example, Split, Task
 from wst.teacher import (
-    choice_token_ids, clean_instruction, is_adapter, menu_logprobs, resolve_teacher,
-    save_teacher_card, teacher_messages, teacher_prompt, write_instructions,
+    choice_index, choice_token_ids, clean_instruction, is_adapter, menu_instruction,
+    menu_logprobs, resolve_teacher, save_teacher_card, teacher_messages, teacher_prompt,
+    write_instructions,
 )
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ def make_reward_fn(
                        example_id: list[str], history: list[str] | None = None,
                        log_metric: Callable | None = None, trainer_state: Any = None,
                        **_: Any) -> list[float]:
-        start = config.teacher.instruction_start
-        instructions = [clean_instruction(start + _text(c)) for c in completions]
+        texts = [_text(c) for c in completions]
+        instructions = [shown_instruction(text, config.teacher) for text in texts]
         turns = [_turns(h) for h in history] if history else [()] * len(question)
         examples = [Example(i, q, a, history=h)
                     for i, q, a, h in zip(example_id, question, answer, turns, strict=True)]
@@ -116,6 +117,8 @@ def make_reward_fn(
         rows = [{"step": step, "id": e.id, "instruction": ins, "answer": a.text, "score": s,
                  "reward": r}
                 for e, ins, a, s, r in zip(examples, instructions, answers, scores, rewards)]
+        if config.teacher.choice_instructions:  # the teacher's pick beside what was shown
+            rows = [{**row, "choice": text} for row, text in zip(rows, texts)]
         rows = on_all_processes(rows)
         if PartialState().is_main_process:
             with samples_path.open("a") as fh:
@@ -123,6 +126,16 @@ def make_reward_fn(
         return rewards
 
     return student_reward
+
+
+def shown_instruction(text: str, teacher: TeacherConfig) -> str:
+    """The instruction the student sees for a completion ``text``: the instruction start and
+    the text, or with ``teacher.choice_instructions`` the one of the choice it is."""
+    start = teacher.instruction_start
+    if not teacher.choice_instructions:
+        return clean_instruction(start + text)
+    index = choice_index(start, teacher.choices, text)
+    return menu_instruction(start, teacher.choices, teacher.choice_instructions, index)
 
 
 def on_all_processes(items: list[Any]) -> list[Any]:
@@ -347,7 +360,8 @@ class ValidationScore(TrainerCallback):
                                           [e.question for e in self.examples],
                                           teacher.meta_prompt, teacher.max_instruction_tokens,
                                           instruction_start=teacher.instruction_start,
-                                          choices=teacher.choices)
+                                          choices=teacher.choices,
+                                          choice_instructions=teacher.choice_instructions)
         model.train(was_training)
         placement = self.config.student.instruction_placement
         answers = self.student.answer([self.task.student_messages(e, i, placement)
@@ -502,7 +516,21 @@ def save_card(folder: Path, teacher: TeacherConfig, **extra: Any) -> None:
     save_teacher_card(folder, teacher.meta_prompt, teacher.model,
                       extra={"max_instruction_tokens": teacher.max_instruction_tokens,
                              "instruction_start": teacher.instruction_start,
-                             "choices": teacher.choices, **extra})
+                             "choices": teacher.choices,
+                             "choice_instructions": teacher.choice_instructions, **extra})
+
+
+def check_choice_texts(teacher: TeacherConfig) -> None:
+    """The reward tells which choice the teacher wrote by the instruction it makes after
+    ``instruction_start`` (``choice_index``), so with ``teacher.choice_instructions`` no two
+    choices may make the same one (``"a"`` and ``" a"`` do)."""
+    if not teacher.choice_instructions:
+        return
+    written = [clean_instruction(teacher.instruction_start + c) for c in teacher.choices]
+    if len(set(written)) != len(written):
+        raise ConfigError(f"teacher.choices {teacher.choices!r} make the same instruction twice "
+                          f"after teacher.instruction_start ({written!r}), so training cannot "
+                          f"tell which teacher.choice_instructions entry to show")
 
 
 def menu_token_ids(tokenizer: Any, teacher: TeacherConfig) -> list[list[int]] | None:
@@ -546,6 +574,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
     from wst.teacher import load_tokenizer
 
     validate_training(config)
+    check_choice_texts(config.teacher)
     run_dir = Path(config.output_dir)
     processes = training_processes(config)
     if processes.is_main_process:
