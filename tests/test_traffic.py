@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from tests.test_serve import (
     ANSWER,
@@ -23,7 +24,7 @@ from tests.test_serve import (
     no_proxy_no_token,
 )
 from wst.config import ConfigError, ServeConfig
-from wst.serve import BackgroundServer, create_app
+from wst.serve import BackgroundServer, ServeError, create_app
 from wst.serve.traffic import TrafficLog, log_files, read_traffic, teacher_version
 
 assert no_proxy_no_token  # an autouse fixture: importing it applies it here too
@@ -292,3 +293,20 @@ def test_teacher_version_names_the_weights_it_hashed(tmp_path, monkeypatch):
     assert teacher_version(str(gguf), None).startswith(f"{gguf}@")
     assert teacher_version("embedded:teacher", None) == "embedded:teacher"
 
+
+def test_the_traffic_log_flag_sets_serve_traffic_log(tmp_path, monkeypatch):
+    import wst.serve
+
+    seen = []
+
+    def refuse(settings):  # stops the command before any model loads
+        seen.append(settings)
+        raise ServeError("stop here")
+
+    monkeypatch.setattr(wst.serve, "server_token", refuse)
+    from wst.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--teacher", "/nonexistent/teacher",
+                                      "--traffic-log", str(tmp_path / "traffic")])
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert seen[0].traffic_log == str(tmp_path / "traffic")
