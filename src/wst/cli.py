@@ -314,13 +314,15 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
           return_instruction_header: Annotated[Optional[bool], typer.Option(
               "--return-instruction-header/--no-return-instruction-header",
               help="Honour X-WST-Return-Instruction: 1 from clients (sets serve.return_instruction).")] = None,
+          traffic_log: Annotated[Optional[str], typer.Option(
+              help="Folder to log each answered request in (JSON lines: question, instruction, reply, latency, teacher version) and to accept POST /v1/feedback ratings for (sets serve.traffic_log; off by default).")] = None,
           set_: SetOpt = None) -> None:
     """Serve teacher + student as an OpenAI-compatible endpoint (/v1/chat/completions)."""
     import dataclasses
 
     from wst.assets import AssetError
     from wst.config import TeacherConfig
-    from wst.serve import ServeError, create_app, run_server, server_token
+    from wst.serve import ServeError, create_app, run_server, server_token, teacher_version
     from wst.students import StudentError, make_student
     from wst.teacher_gguf import load_instructor
 
@@ -328,7 +330,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
                   "student.model": student,
                   "student.backend": backend, "student.base_url": base_url, "serve.host": host,
                   "serve.port": port, "serve.placement": placement,
-                  "serve.return_instruction": return_instruction_header})
+                  "serve.return_instruction": return_instruction_header,
+                  "serve.traffic_log": traffic_log})
     settings = dataclasses.replace(
         cfg.serve, placement=cfg.serve.placement or cfg.student.instruction_placement)
     _setup_logging()
@@ -358,11 +361,13 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     except (AssetError, OSError, ValueError, StudentError) as exc:
         _fail(exc)
     try:
-        app_ = create_app(instructor, backend_, settings)
+        version = (teacher_version(cfg.teacher.model, cfg.teacher.adapter)
+                   if settings.traffic_log else "")
+        app_ = create_app(instructor, backend_, settings, version)
         console.print(f"serving on http://{settings.host}:{settings.port}/v1 "
                       f"(placement {settings.placement}, model id {settings.model_name})")
         run_server(app_, settings)
-    except ServeError as exc:
+    except (ServeError, OSError) as exc:  # OSError: a traffic log folder it cannot write
         _fail(exc)
     finally:
         backend_.close()

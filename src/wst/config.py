@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 import types
 import typing
@@ -21,7 +22,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from wst.fileio import atomic_write_text, read_text
@@ -401,6 +402,18 @@ class EvalConfig:
     reply, not the label (0 = no check)."""
 
 
+def _regex(pattern: str) -> str:
+    """A regular expression that matches some text but never the empty string (which would
+    put a redaction mark between every two characters)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    if compiled.search("") is not None:
+        raise ValueError(f"{pattern!r} matches the empty string; use + where you wrote *")
+    return pattern
+
+
 @config_section
 class ServeConfig:
     """``wst serve``: an OpenAI-compatible endpoint that puts the teacher's instruction into
@@ -453,6 +466,19 @@ class ServeConfig:
     model_name: str = "wst"
     """Model id reported by ``/v1/models`` and in every response; requests may name any
     model."""
+    traffic_log: str = ""
+    """Folder of the traffic log (``--traffic-log``; ``wst.serve.traffic``): one JSON line
+    per answered chat request (request id, question, instruction, reply, latency, teacher
+    version, student) and one per rating sent to ``POST /v1/feedback``. Empty = off: nothing
+    is written and feedback is refused. Never holds headers, tokens or keys."""
+    traffic_max_bytes: Annotated[int, Field(ge=1)] = 100_000_000
+    """Size at which ``traffic.jsonl`` is renamed ``traffic.N.jsonl`` (N one past the
+    highest) and a new file started; nothing is deleted."""
+    traffic_redact: list[Annotated[str, AfterValidator(_regex)]] = field(default_factory=list)
+    """Regular expressions (Python ``re``) whose matches in the question, instruction and
+    reply are written as ``[REDACTED]`` (in TOML, e.g. ``traffic_redact =
+    ['\\S+@\\S+', 'sk-\\w+']``); ``['(?s).+']`` leaves out all text and keeps ids, timings
+    and feedback. A pattern that matches the empty string is refused."""
 
 
 @config_section

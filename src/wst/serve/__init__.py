@@ -32,6 +32,12 @@ an OpenAI ``chat.completion`` (or ``chat.completion.chunk`` events with ``stream
   ``/metrics`` (``wst.serve.metrics``: request counts by route and status, teacher failures by
   reason, student failures, latency histograms, questions waiting); every label comes from a
   fixed set, so clients cannot add series.
+* Traffic log (``serve.traffic_log``, off by default; ``wst.serve.traffic``): each answered
+  request as one JSON line (its response ``id``, question, instruction, reply, latency,
+  teacher version, student), and ``POST /v1/feedback`` (``{"id": ..., "score": 0.7}`` or
+  ``{"id": ..., "thumbs": "up"}``, authenticated like every route) records one rating per id:
+  400 for a bad value, 404 for an unknown id (or with the log off), 409 for a second rating.
+  A stream is logged once its whole reply is sent, before its ``[DONE]``.
 
 Supported request fields: ``messages`` (system, developer, user and assistant messages;
 string content or a list of text parts), ``max_tokens`` / ``max_completion_tokens``
@@ -46,9 +52,11 @@ from wst.serve.metrics import Metrics, parse_metrics, route_label
 from wst.serve.protocol import ApiError, ChatRequest, parse_chat, place_instruction
 from wst.serve.security import ServeError, is_loopback, server_token
 from wst.serve.teacher_queue import Instructor, Job, TeacherBusy, TeacherQueue
+from wst.serve.traffic import TrafficLog, read_traffic, teacher_version
 
 __all__ = [
     "ApiError", "BackgroundServer", "ChatRequest", "Instructor", "Job", "Metrics", "ServeError",
-    "TeacherBusy", "TeacherQueue", "create_app", "is_loopback", "parse_chat", "parse_metrics",
-    "place_instruction", "route_label", "run_server", "server_token",
+    "TeacherBusy", "TeacherQueue", "TrafficLog", "create_app", "is_loopback", "parse_chat",
+    "parse_metrics", "place_instruction", "read_traffic", "route_label", "run_server",
+    "server_token", "teacher_version",
 ]

@@ -7,7 +7,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -21,19 +23,23 @@ from wst.serve.protocol import (ApiError, error_response, model_card, parse_chat
                                 place_instruction, stream_events)
 from wst.serve.security import authorized, read_body, server_token
 from wst.serve.teacher_queue import Instructor, TeacherBusy, TeacherQueue
+from wst.serve.traffic import TrafficLog, parse_feedback
 from wst.students.base import BudgetExceeded, Student
 
 log = logging.getLogger("wst.serve")
 
 CHAT_ROUTE = "/v1/chat/completions"
+FEEDBACK_ROUTE = "/v1/feedback"
 RETURN_HEADER = "X-WST-Return-Instruction"
 INSTRUCTION_HEADER = "X-WST-Instruction"
 INSTRUCTION_STATUS_HEADER = "X-WST-Instruction-Status"
 
 
-def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> FastAPI:
+def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
+               teacher_version: str = "") -> FastAPI:
     """The proxy app. ``settings.placement`` must be resolved (``prefix`` or ``system``);
     ``settings.max_tokens`` 0 means the student's own cap (``student.sampling.max_tokens``).
+    ``teacher_version`` names the teacher in traffic log records (``traffic.teacher_version``).
 
     Raises ServeError for a non-loopback ``settings.host`` without a token (see
     ``server_token``); the token is read from the environment here, once.
@@ -46,11 +52,16 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
     metrics = Metrics(lambda: teacher_queue.waiting)
     student_slots = asyncio.Semaphore(student.parallel)
     started_at = int(time.time())
+    traffic = TrafficLog(settings.traffic_log, settings.traffic_max_bytes,
+                         settings.traffic_redact, teacher_version,
+                         student.identity) if settings.traffic_log else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         teacher_queue.close()
+        if traffic is not None:
+            traffic.close()
 
     app = FastAPI(title="wst serve", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -63,6 +74,7 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
         path = request.url.path
         route = route_label(path)
         request.state.info = {}
+        request.state.started = started
         if token is not None and route != "/health" and not authorized(request, token):
             response: Response = error_response(401, "missing or wrong bearer token",
                                                 "authentication_error", code="invalid_api_key")
@@ -170,7 +182,22 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
             headers[INSTRUCTION_HEADER] = quote(instruction or "", safe="")
             headers[INSTRUCTION_STATUS_HEADER] = info["instruction"]
             extra["wst_instruction"] = instruction
+
+        def record_exchange(log_to: TrafficLog) -> None:
+            """Add the answered request to the traffic log; a disk error is logged, the
+            client still gets its answer."""
+            try:
+                log_to.exchange(
+                    completion_id, question=chat.question, instruction=instruction,
+                    instruction_status=info["instruction"], reply=answer.text,
+                    finish_reason=finish, latency_s=time.perf_counter() - request.state.started,
+                    teacher_s=info["teacher_ms"] / 1000, student_s=info["student_ms"] / 1000)
+            except OSError as exc:
+                log.error("traffic log: cannot record %s: %s", completion_id, exc)
+
         if not chat.stream:
+            if traffic is not None:
+                await run_in_threadpool(record_exchange, traffic)
             body = {
                 "id": completion_id, "object": "chat.completion", "created": created,
                 "model": settings.model_name,
@@ -181,8 +208,27 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
             return JSONResponse(body, headers=headers)
         events = stream_events(completion_id, created, settings.model_name, answer.text, finish,
                                usage if chat.include_usage else None, extra)
-        return StreamingResponse(iter(events), media_type="text/event-stream",
+        sent = iter(events) if traffic is None else logged_after(events,
+                                                                 partial(record_exchange, traffic))
+        return StreamingResponse(sent, media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache"})
+
+    @app.post(FEEDBACK_ROUTE)
+    async def feedback(request: Request) -> Response:
+        """A user's rating of one answered request (``traffic.Feedback``)."""
+        if traffic is None:
+            return error_response(404, "feedback needs the traffic log: start wst serve with "
+                                       "--traffic-log DIR (serve.traffic_log)",
+                                  code="traffic_log_off")
+        try:
+            given = parse_feedback(await read_body(request, settings.max_body_bytes))
+            request.state.info["id"] = given.id
+            record = await run_in_threadpool(traffic.feedback, given.id, given.score,
+                                             given.thumbs)
+        except ApiError as exc:
+            return exc.response()
+        return JSONResponse({"object": "feedback", "id": given.id, "score": record["score"],
+                             "thumbs": record["thumbs"]})
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -203,6 +249,14 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig) -> 
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return app
+
+
+def logged_after(events: list[str], record: Callable[[], None]) -> Iterator[str]:
+    """``events``, calling ``record`` once all but the closing ``[DONE]`` are sent: a stream
+    is logged when its whole reply went out, and before the client can ask to rate it."""
+    yield from events[:-1]
+    record()
+    yield events[-1]
 
 
 def run_server(app: FastAPI, settings: ServeConfig) -> None:

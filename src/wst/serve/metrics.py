@@ -13,7 +13,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                Histogram, generate_latest)
 from prometheus_client.parser import text_string_to_metric_families
 
-ROUTES = ("/v1/chat/completions", "/v1/models", "/health", "/metrics")
+ROUTES = ("/v1/chat/completions", "/v1/feedback", "/v1/models", "/health", "/metrics")
 MODEL_ROUTE = "/v1/models/{id}"
 TEACHER_FAILURES = ("error", "timeout", "busy")
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
