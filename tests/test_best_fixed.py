@@ -21,6 +21,7 @@ class CheckStudent(Student):
     def __init__(self) -> None:
         super().__init__(Sampling(max_tokens=16), parallel=1)
         self.seen: list[str] = []
+        self.writer_caps: list[int] = []
 
     @property
     def identity(self) -> str:
@@ -30,6 +31,7 @@ class CheckStudent(Student):
         text = messages[-1]["content"]
         self.seen.append(text)
         if text.startswith("Here are example questions"):
+            self.writer_caps.append(sampling.max_tokens)
             return Answer(text="Instruction: Write neatly.", completion_tokens=3)
         return Answer(text="\\boxed{7}" if "CHECK" in text else "\\boxed{0}", completion_tokens=3)
 
@@ -52,6 +54,17 @@ def test_search_picks_the_instruction_the_student_rewards_from_validation_only()
     assert found.n == 4
     assert next(c for c in found.candidates if c.source == "student").instruction == "Write neatly."
     assert all("val" in text for text in student.seen)  # the writers saw validation questions
+
+
+def test_writers_get_their_own_token_cap_not_the_choosers_label_length() -> None:
+    """A choosing teacher's instruction cap is its labels' length (1 token for hh_rlhf's
+    chooser); a writer held to twice that would write a fragment."""
+    config = load_run_config(None, ["teacher.max_instruction_tokens=1",
+                                    "eval.best_fixed_writer_tokens=48"])
+    student = CheckStudent()
+    best_fixed.search(config, get_task("gsm8k"), student, _items("val", 2),
+                      lambda meta, questions: ["Hi."])
+    assert student.writer_caps == [48]
 
 
 def test_duplicate_candidates_are_tried_once() -> None:

@@ -50,3 +50,21 @@ def test_an_unknown_family_is_named() -> None:
     config = mix("letter_counting,no_such_family", test_size=2)
     with pytest.raises(DatasetError, match="no_such_family"):
         get_task("reasoning_mix", config).load(config)
+
+
+def test_the_embedded_mix_loads_for_evaluation_alone() -> None:
+    """No training pool and no validation items: every family still gives its test items."""
+    config = TaskConfig(name="reasoning_mix", source="embedded", test_size=0)
+    split = get_task("reasoning_mix", config).load(config, with_train=False)
+    assert split.train == [] and split.validation == []
+    assert len(split.test) == 40 * len(split.info["families"])
+
+
+def test_formatted_answers_are_not_read_as_their_leading_number() -> None:
+    config = mix("time_intervals", test_size=8)
+    task = get_task("reasoning_mix", config)
+    test = task.load(config, with_train=False).test
+    formatted = next(e for e in test if not e.answer.replace(":", "").isdigit())
+    leading = formatted.answer.split()[0].split(":")[0]
+    assert task.score_many([f"\\boxed{{{leading}}}"], [formatted]) == [0.0]
+    assert task.score_many([f"\\boxed{{{formatted.answer}}}"], [formatted]) == [1.0]

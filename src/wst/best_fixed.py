@@ -78,7 +78,7 @@ def candidates(config: RunConfig, task: Task, student: Student, shown: list[Exam
     block = writer_block(shown)
     for writer in config.eval.best_fixed_writers:
         if writer == "student":
-            sampling = Sampling(max_tokens=config.teacher.max_instruction_tokens * 2,
+            sampling = Sampling(max_tokens=config.eval.best_fixed_writer_tokens,
                                 temperature=0.0, seed=config.student.seed)
             reply = student.answer([teacher_messages(WRITER_PROMPT, block)], sampling)[0]
             text = clean_instruction(reply.text) if reply.ok else ""

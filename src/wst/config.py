@@ -395,6 +395,9 @@ class EvalConfig:
     the first ``best_fixed_examples`` validation questions (the untrained teacher, greedy)."""
     best_fixed_examples: Annotated[int, Field(ge=1)] = 3
     """Validation questions shown to each ``best_fixed`` writer."""
+    best_fixed_writer_tokens: Annotated[int, Field(ge=1)] = 64
+    """Cap on the tokens of a ``best_fixed`` writer's instruction: its own, not
+    ``teacher.max_instruction_tokens``, which a choosing teacher sets to its labels' length."""
     judge_check_items: Annotated[int, Field(ge=0)] = 0
     """Judged tasks: score the replies to the first this many items of every condition a
     second time, with the judge not told whether each request is harmful (it then judges

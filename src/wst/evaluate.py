@@ -201,7 +201,7 @@ def evaluate(config: RunConfig, task: Task, examples: list[Example], student: St
         best = best_fixed.search(config, task, student, validation or [],
                                  lambda meta, qs: _teacher_instructions(
                                      config.teacher.model, None, meta,
-                                     config.teacher.max_instruction_tokens * 2, qs,
+                                     config.eval.best_fixed_writer_tokens, qs,
                                      (config.teacher.engine, config.teacher.gguf_type)))
     scores: dict[str, list[float]] = {}
     results: list[ConditionResult] = []

@@ -165,14 +165,21 @@ def score_exact(output: str, reference: str) -> float:
     return float(_normalise(last_boxed(output) or output) == _normalise(reference))
 
 
+_BARE_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
 def score_mixed(output: str, reference: str) -> float:
-    r"""``score_math`` where the reference is a plain number, else ``score_exact``: for tasks
-    whose answers are numbers for some questions and words for others.
+    r"""``score_math`` where the reference is a bare number ("18", "-3", "1,250.5"), else
+    ``score_exact``: for tasks whose answers are numbers for some questions and words or
+    formatted values for others. Only a bare number is compared by value, so "12 days" must
+    be written as such and "26/131" is not matched by an unsimplified "52/262".
 
     >>> score_mixed(r"so \boxed{1,000}", "1000"), score_mixed(r"\boxed{Nus}", "nus")
     (1.0, 1.0)
+    >>> score_mixed(r"\boxed{12 hours}", "12 days"), score_mixed(r"\boxed{52/262}", "26/131")
+    (0.0, 0.0)
     """
-    if _plain_number(reference) is not None:
+    if _BARE_NUMBER.fullmatch(reference.strip()):
         return score_math(output, reference)
     return score_exact(output, reference)
 
@@ -197,7 +204,7 @@ SCORERS: dict[str, tuple[Callable[..., float], str]] = {
     "numeric": (score_numeric, "final answer and reference are the same plain number"),
     "exact": (score_exact, "last \\boxed{} (else the whole output) equals the reference, "
                            "ignoring case and whitespace"),
-    "mixed": (score_mixed, "numeric references as 'math' scores them, others as 'exact'"),
+    "mixed": (score_mixed, "bare-number references as 'math' scores them, others as 'exact'"),
     "regex": (score_regex, "task.answer_pattern's one group, last match, equals the reference"),
 }
 """Scorer name (``task.scorer``) -> (``f(output, reference) -> float``, description)."""
