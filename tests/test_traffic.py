@@ -226,6 +226,15 @@ def test_a_line_cut_by_a_kill_is_skipped_and_the_log_goes_on(tmp_path, caplog):
     assert exchanges[0]["feedback"]["thumbs"] == "down"
 
 
+def test_a_log_it_cannot_write_fails_at_start(tmp_path):
+    """Not on every request later: a folder whose active file cannot be opened for
+    appending (here a directory in its place; a read-only folder for a non-root user) is an
+    OSError when the log is made, which `wst serve` turns into one error line."""
+    (tmp_path / "traffic.jsonl").mkdir()
+    with pytest.raises(OSError):
+        TrafficLog(tmp_path, max_bytes=1000)
+
+
 def test_redaction_replaces_matches_in_question_instruction_and_reply(tmp_path):
     class EchoTeacher:
         def instruct(self, question: str) -> str:

@@ -197,7 +197,7 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
                                     cfg.teacher.instruction_start or None,
                                     cfg.teacher.choices or None,
                                     cfg.teacher.choice_instructions or None)
-    except AssetError as exc:
+    except (AssetError, ValueError) as exc:  # ValueError: a teacher card that does not add up
         _fail(exc)
     instruction = teacher.instruct(question)
     console.print(f"[bold]instruction:[/] {instruction or '(none: the question alone)'}")
@@ -224,15 +224,19 @@ def instruct(question: Annotated[str, typer.Argument(help="The question to write
 def demo(config: ConfigOpt = DEMO_CONFIG, task_: TaskOpt = None, output: OutputOpt = None,
          steps: StepsOpt = None, test_size: TestSizeOpt = None, set_: SetOpt = None) -> None:
     """A trained teacher's effect in minutes: the teacher shipped under results/ next to no
-    instruction and the untrained teacher on held-out items (about 13 minutes on 2 CPU cores).
+    instruction and the untrained teacher on held-out items (about 14 minutes on 2 CPU cores).
 
     A config whose eval.conditions include teacher_trained trains a teacher first (GRPO), e.g.
     -c configs/demo_train.toml: a few real steps on GSM8K, about 10 minutes."""
     cfg = _config(config, set_, task_, output_dir=output,
                   **{"train.max_steps": steps, "task.test_size": test_size})
+    trains = "teacher_trained" in cfg.eval.conditions
+    if steps is not None and not trains:
+        raise typer.BadParameter("this demo trains nothing (its eval.conditions hold no "
+                                 "teacher_trained); use -c configs/demo_train.toml to train",
+                                 param_hint="--steps")
     run_dir = Path(cfg.output_dir)
     _setup_logging(run_dir)
-    trains = "teacher_trained" in cfg.eval.conditions
     started = time.perf_counter()
     with _session(cfg, with_train=trains) as (task, split, backend):
         adapter = None

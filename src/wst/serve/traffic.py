@@ -110,6 +110,7 @@ class TrafficLog:
                 self._known.add(record["id"])
             elif record.get("kind") == "feedback":
                 self._rated.add(record["id"])
+        self._open()  # a log it cannot write fails here, at start, not on every request
 
     def exchange(self, request_id: str, *, question: str, instruction: str | None,
                  instruction_status: str, reply: str, finish_reason: str, latency_s: float,
@@ -220,8 +221,8 @@ def iter_records(folder: str | Path) -> Iterator[dict[str, Any]]:
 
 def read_traffic(folder: str | Path) -> list[dict[str, Any]]:
     """The logged exchanges, oldest first, each with ``feedback``: its feedback record (``time``,
-    ``score``, ``thumbs``; one of the two set) or None. What ``wst train --from-traffic``
-    reads."""
+    ``score``, ``thumbs``; one of the two set) or None: what a training run on the logged
+    traffic reads."""
     exchanges: list[dict[str, Any]] = []
     ratings: dict[str, dict[str, Any]] = {}
     for record in iter_records(folder):
