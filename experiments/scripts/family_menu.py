@@ -3,8 +3,8 @@
 A screen over reasoning-gym task families (training seeds only; no held-out item exists yet):
 the student answers each family's questions with no instruction and with each instruction of
 a small menu of generic methods. A family whose best instruction differs from another
-family's is where a teacher that *chooses per query* can beat any single instruction; the
-oracle rows (per item, the best of none and X) carry the greedy-noise caveat of P53.
+family's is where a teacher that *chooses per query* can beat any single instruction. No
+placebo entry runs here: a cell that moves by a few items may be greedy noise (P53).
 
     .venv/bin/python experiments/scripts/family_menu.py -c configs/reasoning_mix.toml \
         --families letter_counting,spell_backward,leg_counting --n 8 \

@@ -1,7 +1,8 @@
-"""Pilot (issue 28): the ceiling of an instruction that carries a fact the student lacks.
+"""Pilot (issue 28): the ceiling of an instruction that states the facts a question needs.
 
-P55 found the 0.5B student giving crabs 11 legs and cats 1 on reasoning-gym's leg_counting:
-a method instruction cannot supply a missing fact, but a per-query instruction can state it.
+P55 found the 0.5B student copying each animal's count as its legs on reasoning-gym's
+leg_counting ("11 crabs" became "Crabs: 11 legs"). A method instruction did not fix that; a
+per-query instruction can state each animal's legs outright.
 Conditions on training-seed items (no test item exists for this pilot):
 
 - ``none``: the question alone;

@@ -92,8 +92,9 @@ class TaskConfig:
     answer_field: str = "answer"
     """Field of a record that holds the reference answer (``file`` task)."""
     scorer: str = ""
-    """How an answer is scored (``wst tasks`` lists them): ``math``, ``numeric``, ``exact`` or
-    ``regex``; empty = the task's own (``math`` for every task so far)."""
+    """How an answer is scored (``wst tasks`` lists them): ``math``, ``numeric``, ``exact``,
+    ``mixed`` or ``regex``; empty = the task's own (``math`` for the math tasks, ``judge``
+    for ``hh_rlhf``, ``mixed`` for ``reasoning_mix``)."""
     answer_pattern: str = ""
     """Regex with one group that captures the answer in the student's output (``regex``
     scorer only); the last match counts."""
