@@ -179,7 +179,7 @@ def test_unknown_scorer_is_rejected_by_validate_with_the_known_ones() -> None:
         (["task.scorer=regex", "task.answer_pattern=(a)(b)"], "exactly one group"),
         (["task.scorer=regex", "task.answer_pattern=(a"], "not a valid regex"),
         (["task.answer_pattern=(a)"], "regex scorer only"),
-        (["task.name=gsm9k"], "registered tasks: gsm8k, math500, hh_rlhf, file"),
+        (["task.name=gsm9k"], "registered tasks: gsm8k, math500, hh_rlhf, reasoning_mix, file"),
     ],
 )
 def test_validate_rejects_task_settings(overrides: list[str], message: str) -> None:
@@ -244,7 +244,7 @@ def test_task_scores_with_the_configured_scorer() -> None:
 
 
 def test_unknown_scorer_in_get_task_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known scorers: math, numeric, exact, regex"):
+    with pytest.raises(ValueError, match="known scorers: math, numeric, exact, mixed, regex"):
         get_task("file", TaskConfig(name="file", scorer="fuzzy"))
 
 
