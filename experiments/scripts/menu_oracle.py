@@ -13,7 +13,6 @@ that a menu must clear before a teacher is worth training on it (P53).
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -22,17 +21,21 @@ from wst.stats import mean_interval
 
 
 def scores_by_entry(folder: Path) -> dict[str, dict[str, float]]:
-    """Per menu entry (``none`` and each fixed instruction's name), item id -> score."""
+    """Per menu entry (``none`` and each fixed instruction's name), item id -> score. Every
+    subfolder ran ``none`` again; they must agree, or the oracle would mix two runs."""
     out: dict[str, dict[str, float]] = {}
     for records in sorted(folder.glob("*/records.jsonl")):
-        for line in records.read_text().splitlines():
-            row = json.loads(line)
-            entry = "none" if row["condition"] == "none" else records.parent.name
-            out.setdefault(entry, {})[row["id"]] = float(row["score"])
+        rows = [json.loads(line) for line in records.read_text().splitlines()]
+        none = {r["id"]: float(r["score"]) for r in rows if r["condition"] == "none"}
+        if out.setdefault("none", none) != none:
+            raise SystemExit(f"{records}: its no-instruction scores differ from the others'")
+        out[records.parent.name] = {r["id"]: float(r["score"]) for r in rows
+                                    if r["condition"] != "none"}
     return out
 
 
 def oracle(entries: dict[str, dict[str, float]], menu: tuple[str, ...]) -> list[float]:
+    """Per item, the best score of any entry of ``menu``: a perfect chooser's."""
     ids = sorted(entries["none"])
     return [max(entries[name][i] for name in menu) for i in ids]
 
@@ -44,9 +47,9 @@ def main() -> None:
         entries = scores_by_entry(folder)
         none = mean_interval(oracle(entries, ("none",))).value
         others = [name for name in entries if name != "none"]
-        menus = [("none",)] + [("none", name) for name in others] + [("none", *others)]
-        menus += [tuple(m) for m in itertools.combinations(others, len(others))]
-        for menu in dict.fromkeys(menus):
+        menus = [("none",), *(("none", name) for name in others), ("none", *others),
+                 tuple(others)]
+        for menu in menus:
             iv = mean_interval(oracle(entries, menu))
             print(f"| {folder.name} | {', '.join(menu)} | {len(entries['none'])} | "
                   f"{100 * iv.value:.1f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}] | "
