@@ -147,12 +147,24 @@ def train(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = N
           steps: StepsOpt = None, student: StudentOpt = None, backend: BackendOpt = None,
           base_url: BaseUrlOpt = None, lora: LoraOpt = None,
           resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
+          from_traffic: Annotated[Optional[str], typer.Option(
+              help="A `wst serve --traffic-log` folder: continue the deployed teacher (train.init_adapter) on its logged instructions, labelled by user feedback, else by the task's judge (KTO, no student calls) (sets train.from_traffic).")] = None,
           set_: SetOpt = None) -> None:
-    """Train the teacher with GRPO against the student; writes RUN/teacher and RUN/metrics.jsonl."""
+    """Train the teacher with GRPO against the student; writes RUN/teacher and RUN/metrics.jsonl.
+
+    With --from-traffic: learn from what `wst serve` logged instead; writes RUN/teacher and
+    RUN/traffic.json."""
     cfg = _config(config, set_, task_, output_dir=output, **{"train.max_steps": steps,
                   "teacher.lora": lora, "student.model": student, "student.backend": backend,
-                  "student.base_url": base_url})
+                  "student.base_url": base_url, "train.from_traffic": from_traffic})
     _setup_logging(Path(cfg.output_dir))
+    if cfg.train.from_traffic:
+        if resume:
+            raise typer.BadParameter("--resume: a run from traffic is short and starts over; "
+                                     "leave --resume out")
+        out = _train_from_traffic(cfg)
+        console.print(f"trained teacher: [bold]{out}[/] (report: {out.parent / 'traffic.json'})")
+        return
     from wst.train import train_teacher
 
     with _session(cfg) as (task, split, backend):
@@ -161,6 +173,22 @@ def train(config: ConfigOpt = None, task_: TaskOpt = None, output: OutputOpt = N
         except ConfigError as exc:  # --resume with a changed config
             _fail(exc)
     console.print(f"trained teacher: [bold]{out}[/]")
+
+
+def _train_from_traffic(config: RunConfig) -> Path:
+    """``wst train --from-traffic``: no student, and a judge only for a judged task."""
+    from wst.assets import AssetError
+    from wst.from_traffic import train_from_traffic
+    from wst.tasks import attach_judge, get_task
+
+    task = get_task(config.task.name, config.task)
+    try:
+        return train_from_traffic(config, attach_judge(task, config))
+    except (ConfigError, AssetError, FileNotFoundError) as exc:
+        _fail(exc)
+    finally:
+        if task.judge is not None:
+            task.judge.close()
 
 
 @app.command("eval")

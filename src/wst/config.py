@@ -331,6 +331,19 @@ class TrainConfig:
     mask_truncated_completions: bool = False
     """Leave instructions cut at ``teacher.max_instruction_tokens`` out of the loss (TRL
     ``mask_truncated_completions``)."""
+    # --- learning from deployed traffic (``wst train --from-traffic``; ``wst.from_traffic``) ---
+    from_traffic: str = ""
+    """A ``wst serve --traffic-log`` folder: continue the teacher (``init_adapter``, the one
+    deployed) on its logged instructions with TRL's KTO, each labelled good or bad by its user
+    feedback, else by the task's judge, instead of GRPO on the task's data. Empty: GRPO."""
+    traffic_good_at: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """A logged instruction is good when its feedback (thumbs up = 1, down = 0, or the score)
+    or, unrated, its judge score is at least this."""
+    traffic_validation: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    """Share of the logged questions held back to validate on (by question, so a repeated
+    question never lands on both sides)."""
+    kto_beta: Annotated[float, Field(gt=0)] = 0.1
+    """KTO's beta: how far the teacher may move from the deployed one (higher: less)."""
     # --- screening: spend student calls on questions where instructions make a difference ---
     screen: bool = False
     """Before training, ask the student each of ``screen_questions`` training questions with
