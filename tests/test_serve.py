@@ -29,10 +29,10 @@ ANSWER = "Let us add them: 3 + 4 = 7. The answer is \\boxed{7}."
 
 
 class FakeTeacher:
-    """Writes ``Mind the units.``; or raises, or sleeps past the server's timeout."""
+    """Writes ``text`` (``Mind the units.``); or raises, or sleeps past the server's timeout."""
 
-    def __init__(self, fail: bool = False, sleep_s: float = 0.0):
-        self.fail, self.sleep_s = fail, sleep_s
+    def __init__(self, fail: bool = False, sleep_s: float = 0.0, text: str = "Mind the units."):
+        self.fail, self.sleep_s, self.text = fail, sleep_s, text
         self.questions: list[str] = []
 
     def instruct(self, question: str) -> str:
@@ -41,7 +41,7 @@ class FakeTeacher:
             time.sleep(self.sleep_s)
         if self.fail:
             raise RuntimeError("teacher exploded")
-        return "Mind the units."
+        return self.text
 
 
 class RecordingStudent(Student):
@@ -71,11 +71,12 @@ def no_proxy_no_token(monkeypatch):
 
 
 @contextmanager
-def serving(teacher=None, student=None, **settings):
+def serving(teacher=None, student=None, version: str = "", reload_teacher=None, **settings):
     """(base URL, student) of a server running on a free loopback port."""
     student = student or RecordingStudent()
     settings = {"placement": "prefix", "port": 0, **settings}
-    app = create_app(teacher or FakeTeacher(), student, ServeConfig(**settings))
+    app = create_app(teacher or FakeTeacher(), student, ServeConfig(**settings), version,
+                     reload_teacher)
     with BackgroundServer(app) as url:
         yield url, student
 
@@ -86,6 +87,18 @@ def client(url: str, key: str = "none") -> openai.OpenAI:
 
 def ask(text: str = "What is 3 + 4?") -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
+
+
+def instruction(api: openai.OpenAI, text: str = "What is 3 + 4?") -> str | None:
+    """The instruction the server placed for one chat request (raises unless it answered)."""
+    raw = api.chat.completions.with_raw_response.create(
+        model="wst", messages=ask(text), extra_headers={"X-WST-Return-Instruction": "1"})
+    return raw.parse().model_extra["wst_instruction"]
+
+
+def reload(url: str, key: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(f"{url}/v1/teacher/reload", headers=headers, timeout=30)
 
 
 def metrics(url: str, key: str | None = None) -> dict[str, float]:
@@ -384,6 +397,7 @@ class HeldTeacher:
         self.calls: queue.SimpleQueue = queue.SimpleQueue()
         self.release = threading.Event()
         self.stopped: list[list[str]] = []
+        self.closed = False
 
     def instruct(self, question: str) -> str:
         return self.instruct_many([question])[0]
@@ -395,6 +409,9 @@ class HeldTeacher:
                 self.stopped.append(questions)
                 break
         return [f"about {q}" for q in questions]
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def test_queue_is_bounded_and_a_batch_stops_when_all_its_requests_gave_up():
@@ -419,6 +436,35 @@ def test_queue_is_bounded_and_a_batch_stops_when_all_its_requests_gave_up():
         assert should_stop()
     finally:
         teacher.release.set()
+        teacher_queue.close()
+
+
+def test_a_swap_lets_the_running_batch_finish_on_the_old_teacher():
+    old = HeldTeacher()
+    teacher_queue = TeacherQueue(old, batch=4, version="v1")
+    try:
+        running = teacher_queue.submit("q0")
+        assert old.calls.get(timeout=5)[0] == ["q0"]  # generating
+        queued = [teacher_queue.submit("a"), teacher_queue.submit("b")]
+        new = FakeTeacher(text="New.")
+        assert teacher_queue.swap(new, "v2") == "v1"
+        assert (teacher_queue.version, teacher_queue.batch) == ("v2", 1)  # no instruct_many
+        assert not old.closed  # its batch still runs
+        old.release.set()
+        assert (running.future.result(timeout=5), running.teacher) == ("about q0", "v1")
+        assert [(job.future.result(timeout=5), job.teacher) for job in queued] == [
+            ("New.", "v2"), ("New.", "v2")]
+        assert new.questions == ["a", "b"] and old.closed  # closed before the next batch
+
+        idle = HeldTeacher()
+        teacher_queue.swap(idle, "v3")
+        teacher_queue.swap(FakeTeacher(), "v4")  # while idle: closed without a next batch
+        deadline = time.monotonic() + 5
+        while not idle.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert idle.closed and idle.calls.empty()
+    finally:
+        old.release.set()
         teacher_queue.close()
 
 
@@ -594,3 +640,152 @@ def test_exported_teacher_writes_what_the_adapter_writes(tmp_path, tiny_teacher)
     (foreign / "keep.txt").write_text("mine")
     result = CliRunner().invoke(app, ["export", "--output", str(run_dir), "--to", str(foreign)])
     assert result.exit_code == 1 and (foreign / "keep.txt").exists()
+
+
+def test_reload_swaps_in_the_teacher_the_loader_gives():
+    loads: list[int] = []
+
+    def load() -> tuple[FakeTeacher, str]:
+        loads.append(1)
+        return FakeTeacher(text=f"Teacher {len(loads) + 1}."), f"v{len(loads) + 1}"
+
+    with serving(FakeTeacher(text="Teacher 1."), version="v1", reload_teacher=load) as (url, _):
+        api = client(url)
+        assert instruction(api) == "Teacher 1."
+        answer = reload(url)
+        assert answer.status_code == 200
+        assert answer.json() == {"object": "teacher", "teacher": "v2", "previous": "v1"}
+        assert instruction(api) == "Teacher 2."
+        assert reload(url).json()["previous"] == "v2"
+        assert instruction(api) == "Teacher 3."
+        samples = metrics(url)
+    assert samples['wst_teacher_reloads_total{result="ok"}'] == 2
+    assert samples['wst_teacher_reloads_total{result="error"}'] == 0
+    assert samples['wst_requests_total{route="/v1/teacher/reload",status="200"}'] == 2
+
+
+def test_a_reload_in_the_middle_of_traffic_drops_no_request():
+    old = FakeTeacher(sleep_s=0.05, text="Old.")
+    new = FakeTeacher(sleep_s=0.05, text="New.")
+    with serving(old, reload_teacher=lambda: (new, "v2")) as (url, _):
+        api = client(url)
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            pending = [pool.submit(instruction, api, f"q{i}") for i in range(20)]
+            deadline = time.monotonic() + 10
+            while len(old.questions) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert reload(url).status_code == 200  # while most questions still wait
+            instructions = [answer.result() for answer in pending]  # each one a 200
+        samples = metrics(url)
+    assert set(instructions) == {"Old.", "New."}
+    assert instructions.count("Old.") == len(old.questions)
+    assert len(old.questions) + len(new.questions) == 20
+    assert chat_count(samples, 200) == 20
+    assert sum(samples[f'wst_teacher_failures_total{{reason="{reason}"}}']
+               for reason in ("error", "timeout", "busy")) == 0
+
+
+def test_a_failed_reload_says_why_and_the_old_teacher_keeps_serving():
+    calls: list[int] = []
+
+    def load() -> tuple[FakeTeacher, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError("runs/x/export: no model.safetensors")
+        return FakeTeacher(text="New."), "v2"
+
+    with serving(version="v1", reload_teacher=load) as (url, _):
+        api = client(url)
+        failed = reload(url)
+        assert failed.status_code == 500
+        error = failed.json()["error"]
+        assert error["code"] == "teacher_reload_failed"
+        assert "FileNotFoundError: runs/x/export: no model.safetensors" in error["message"]
+        assert "previous teacher keeps serving" in error["message"]
+        assert instruction(api) == "Mind the units."
+        assert reload(url).json()["previous"] == "v1"  # the failure left no lock behind
+        assert instruction(api) == "New."
+        samples = metrics(url)
+    assert samples['wst_teacher_reloads_total{result="error"}'] == 1
+    assert samples['wst_teacher_reloads_total{result="ok"}'] == 1
+
+
+def test_a_second_reload_while_one_loads_is_409():
+    loading, release = threading.Event(), threading.Event()
+
+    def slow_load() -> tuple[FakeTeacher, str]:
+        loading.set()
+        assert release.wait(10)
+        return FakeTeacher(text="New."), "v2"
+
+    with serving(reload_teacher=slow_load) as (url, _):
+        api = client(url)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(reload, url)
+            assert loading.wait(5)
+            second = reload(url)
+            during = instruction(api)  # the server answers while the teacher loads
+            release.set()
+            assert first.result().status_code == 200
+        assert instruction(api) == "New."
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "teacher_reload_running"
+    assert during == "Mind the units."
+
+
+def test_reload_without_a_loader_is_404():
+    with serving() as (url, _):
+        answer = reload(url)
+        assert instruction(client(url)) == "Mind the units."
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "teacher_reload_unavailable"
+
+
+def test_reload_needs_the_bearer_token_when_set(monkeypatch):
+    monkeypatch.setenv("WST_SERVE_TOKEN", TOKEN)
+    loads: list[int] = []
+
+    def load() -> tuple[FakeTeacher, str]:
+        loads.append(1)
+        return FakeTeacher(text="New."), "v2"
+
+    with serving(reload_teacher=load) as (url, _):
+        assert reload(url).status_code == 401
+        assert reload(url, key="wrong").status_code == 401
+        assert loads == []
+        assert reload(url, key=TOKEN).status_code == 200
+        samples = metrics(url, TOKEN)
+    assert loads == [1]
+    assert samples['wst_requests_total{route="/v1/teacher/reload",status="401"}'] == 2
+
+
+def test_wst_serve_reloads_the_teacher_from_where_it_started(monkeypatch):
+    import wst.cli
+    import wst.serve
+    import wst.students
+    import wst.teacher_gguf
+
+    loads: list[tuple] = []
+    seen: dict[str, object] = {}
+
+    def load_instructor(*args, **kwargs) -> FakeTeacher:
+        loads.append((args, kwargs))
+        return FakeTeacher(text=f"Teacher {len(loads)}.")
+
+    def run_server(app, settings) -> None:
+        with BackgroundServer(app) as url:
+            seen["before"] = instruction(client(url))
+            seen["reload"] = reload(url).json()
+            seen["after"] = instruction(client(url))
+
+    monkeypatch.setattr(wst.teacher_gguf, "load_instructor", load_instructor)
+    monkeypatch.setattr(wst.students, "make_student", lambda config: RecordingStudent())
+    monkeypatch.setattr(wst.serve, "run_server", run_server)
+    # its logging set-up, bound to this CliRunner's streams, would outlive the test
+    monkeypatch.setattr(wst.cli, "_setup_logging", lambda: None)
+    result = CliRunner().invoke(wst.cli.app, ["serve", "--teacher", "/srv/teacher"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert seen == {"before": "Teacher 1.", "after": "Teacher 2.",
+                    "reload": {"object": "teacher", "teacher": "/srv/teacher",
+                               "previous": None}}  # not hashed at start without a log
+    assert len(loads) == 2 and loads[0] == loads[1] and loads[0][0][0] == "/srv/teacher"

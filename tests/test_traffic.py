@@ -18,10 +18,12 @@ from tests.test_serve import (
     ANSWER,
     TOKEN,
     FakeTeacher,
+    HeldTeacher,
     RecordingStudent,
     ask,
     client,
     no_proxy_no_token,
+    reload,
 )
 from wst.config import ConfigError, ServeConfig
 from wst.serve import BackgroundServer, ServeError, create_app
@@ -35,11 +37,11 @@ EXCHANGE_FIELDS = {"kind", "id", "time", "question", "instruction", "instruction
 
 
 @contextmanager
-def logging_server(folder: Path | str, teacher=None, **settings):
+def logging_server(folder: Path | str, teacher=None, reload_teacher=None, **settings):
     """Base URL of a server on a free loopback port that logs its traffic into ``folder``."""
     config = ServeConfig(placement="prefix", port=0, traffic_log=str(folder), **settings)
     app = create_app(teacher or FakeTeacher(), RecordingStudent(), config,
-                     teacher_version="tiny-teacher@0123456789ab")
+                     teacher_version="tiny-teacher@0123456789ab", reload_teacher=reload_teacher)
     with BackgroundServer(app) as url:
         yield url
 
@@ -88,6 +90,28 @@ def test_a_failed_teacher_is_logged_as_no_instruction(tmp_path):
         chat(url)
     [exchange] = read_traffic(tmp_path)
     assert exchange["instruction"] is None and exchange["instruction_status"] == "error"
+    assert exchange["teacher"] == "tiny-teacher@0123456789ab"
+
+
+def test_records_name_the_teacher_that_wrote_their_instruction_across_a_reload(tmp_path):
+    old, new = HeldTeacher(), FakeTeacher(text="New.")
+    retrained = "runs/x/export@456789abcdef"
+    with logging_server(tmp_path, old, reload_teacher=lambda: (new, retrained)) as url:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            during = pool.submit(chat, url, "Asked before the reload")
+            old.calls.get(timeout=5)  # the old teacher is writing its instruction
+            assert reload(url).status_code == 200
+            old.release.set()
+            during.result()  # logged after the swap
+        chat(url, "Asked after the reload")
+        new.fail = True
+        chat(url, "Asked of a failing teacher")
+    records = read_traffic(tmp_path)
+    assert [(r["question"], r["instruction"], r["teacher"]) for r in records] == [
+        ("Asked before the reload", "about Asked before the reload",
+         "tiny-teacher@0123456789ab"),
+        ("Asked after the reload", "New.", retrained),
+        ("Asked of a failing teacher", None, retrained)]  # named as the one serving
 
 
 def test_rotation_at_the_size_limit_and_the_reader_reads_every_file(tmp_path):

@@ -354,7 +354,8 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
 
     from wst.assets import AssetError
     from wst.config import TeacherConfig
-    from wst.serve import ServeError, create_app, run_server, server_token, teacher_version
+    from wst.serve import (Instructor, ServeError, create_app, run_server, server_token,
+                           teacher_version)
     from wst.students import StudentError, make_student
     from wst.teacher_gguf import load_instructor
 
@@ -378,16 +379,23 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     explicit_cap = cfg.teacher.max_instruction_tokens != defaults.max_instruction_tokens
     prompt = cfg.teacher.meta_prompt if explicit_prompt else None
     cap = cfg.teacher.max_instruction_tokens if explicit_cap else None
+
+    def load_teacher() -> Instructor:
+        """The teacher as configured: at start, and again for each POST /v1/teacher/reload
+        (the same place and settings, so a new export into that folder is picked up)."""
+        return load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
+                               cfg.teacher.engine, parallel=settings.teacher_batch,
+                               gguf_type=cfg.teacher.gguf_type,
+                               instruction_start=cfg.teacher.instruction_start or None,
+                               threads=cfg.teacher.threads, choices=cfg.teacher.choices or None,
+                               choice_instructions=cfg.teacher.choice_instructions or None)
+
+    def reload_teacher() -> tuple[Instructor, str]:
+        return load_teacher(), teacher_version(cfg.teacher.model, cfg.teacher.adapter)
+
     try:
         with console.status(f"loading teacher {cfg.teacher.model} ({cfg.teacher.engine})"):
-            instructor = load_instructor(cfg.teacher.model, cfg.teacher.adapter, prompt, cap,
-                                         cfg.teacher.engine, parallel=settings.teacher_batch,
-                                         gguf_type=cfg.teacher.gguf_type,
-                                         instruction_start=cfg.teacher.instruction_start or None,
-                                         threads=cfg.teacher.threads,
-                                         choices=cfg.teacher.choices or None,
-                                         choice_instructions=(cfg.teacher.choice_instructions
-                                                              or None))
+            instructor = load_teacher()
         with console.status(f"loading student {cfg.student.model}"):
             backend_ = make_student(cfg.student)
     except (AssetError, OSError, ValueError, StudentError) as exc:
@@ -395,7 +403,7 @@ def serve(teacher: Annotated[Optional[str], typer.Option(
     try:
         version = (teacher_version(cfg.teacher.model, cfg.teacher.adapter)
                    if settings.traffic_log else "")
-        app_ = create_app(instructor, backend_, settings, version)
+        app_ = create_app(instructor, backend_, settings, version, reload_teacher)
         console.print(f"serving on http://{settings.host}:{settings.port}/v1 "
                       f"(placement {settings.placement}, model id {settings.model_name})")
         run_server(app_, settings)

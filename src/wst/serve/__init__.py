@@ -38,6 +38,15 @@ an OpenAI ``chat.completion`` (or ``chat.completion.chunk`` events with ``stream
   ``{"id": ..., "thumbs": "up"}``, authenticated like every route) records one rating per id:
   400 for a bad value, 404 for an unknown id (or with the log off), 409 for a second rating.
   A stream is logged once its whole reply is sent, before its ``[DONE]``.
+* Hot swap: ``POST /v1/teacher/reload`` (authenticated like every route) loads the teacher
+  again from where the server was started, never from a path in the request (``wst export``
+  into the same folder, then reload), on a thread while requests go on, and swaps it in
+  (``TeacherQueue.swap``): a batch already generating finishes on the old teacher, the queued
+  questions go to the new one, none is dropped; the old one is closed after its last batch
+  (both are in memory meanwhile). It answers ``{"object": "teacher", "teacher": <version>,
+  "previous": <version or null>}``; 409 while another reload runs, 500 naming the error when
+  the load fails (the old teacher keeps serving), 404 for an app made without
+  ``reload_teacher``. Traffic records name the teacher that wrote their instruction.
 
 Supported request fields: ``messages`` (system, developer, user and assistant messages;
 string content or a list of text parts), ``max_tokens`` / ``max_completion_tokens``

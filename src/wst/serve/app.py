@@ -30,16 +30,20 @@ log = logging.getLogger("wst.serve")
 
 CHAT_ROUTE = "/v1/chat/completions"
 FEEDBACK_ROUTE = "/v1/feedback"
+RELOAD_ROUTE = "/v1/teacher/reload"
 RETURN_HEADER = "X-WST-Return-Instruction"
 INSTRUCTION_HEADER = "X-WST-Instruction"
 INSTRUCTION_STATUS_HEADER = "X-WST-Instruction-Status"
 
 
 def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
-               teacher_version: str = "") -> FastAPI:
+               teacher_version: str = "",
+               reload_teacher: Callable[[], tuple[Instructor, str]] | None = None) -> FastAPI:
     """The proxy app. ``settings.placement`` must be resolved (``prefix`` or ``system``);
     ``settings.max_tokens`` 0 means the student's own cap (``student.sampling.max_tokens``).
     ``teacher_version`` names the teacher in traffic log records (``traffic.teacher_version``).
+    ``reload_teacher`` loads the teacher again from where the server was started and returns
+    it with its version, for ``POST /v1/teacher/reload`` (without it that route is 404).
 
     Raises ServeError for a non-loopback ``settings.host`` without a token (see
     ``server_token``); the token is read from the environment here, once.
@@ -48,13 +52,15 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
         raise ValueError(f"placement must be prefix or system, not {settings.placement!r}")
     token = server_token(settings)
     max_tokens = settings.max_tokens or student.sampling.max_tokens
-    teacher_queue = TeacherQueue(teacher, settings.teacher_batch, settings.teacher_queue)
+    teacher_queue = TeacherQueue(teacher, settings.teacher_batch, settings.teacher_queue,
+                                 teacher_version)
     metrics = Metrics(lambda: teacher_queue.waiting)
     student_slots = asyncio.Semaphore(student.parallel)
     started_at = int(time.time())
     traffic = TrafficLog(settings.traffic_log, settings.traffic_max_bytes,
-                         settings.traffic_redact, teacher_version,
-                         student.identity) if settings.traffic_log else None
+                         settings.traffic_redact, student=student.identity
+                         ) if settings.traffic_log else None  # teacher: named per exchange
+    reloading = threading.Lock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -121,6 +127,7 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
             if not isinstance(instruction, str):
                 raise TypeError(f"the teacher returned {type(instruction).__name__}, not str")
             info["instruction"] = "ok" if instruction.strip() else "empty"
+            info["teacher"] = job.teacher
             return instruction.strip()
         except asyncio.TimeoutError:
             return teacher_failed("timeout", info,
@@ -191,7 +198,8 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
                     completion_id, question=chat.question, instruction=instruction,
                     instruction_status=info["instruction"], reply=answer.text,
                     finish_reason=finish, latency_s=time.perf_counter() - request.state.started,
-                    teacher_s=info["teacher_ms"] / 1000, student_s=info["student_ms"] / 1000)
+                    teacher_s=info["teacher_ms"] / 1000, student_s=info["student_ms"] / 1000,
+                    teacher=info.get("teacher", teacher_queue.version))
             except OSError as exc:
                 log.error("traffic log: cannot record %s: %s", completion_id, exc)
 
@@ -229,6 +237,39 @@ def create_app(teacher: Instructor, student: Student, settings: ServeConfig,
             return exc.response()
         return JSONResponse({"object": "feedback", "id": given.id, "score": record["score"],
                              "thumbs": record["thumbs"]})
+
+    @app.post(RELOAD_ROUTE)
+    async def reload() -> Response:
+        """Load the teacher again from where the server started (``reload_teacher``; never a
+        path from the request: loading files named over HTTP would be a risk) and serve it."""
+        if reload_teacher is None:
+            return error_response(404, "this server cannot reload its teacher: it was started "
+                                       "without a teacher loader (wst serve gives it one)",
+                                  code="teacher_reload_unavailable")
+        if not reloading.acquire(blocking=False):
+            return error_response(409, "a teacher reload is already running; wait for its "
+                                       "answer", code="teacher_reload_running")
+        return await run_in_threadpool(reload_now, reload_teacher)
+
+    def reload_now(load: Callable[[], tuple[Instructor, str]]) -> Response:
+        """Load and swap with ``reloading`` held, on a thread: chat requests go on meanwhile,
+        and a reload whose client hangs up still finishes (and only then lets another in)."""
+        try:
+            new_teacher, version = load()
+            previous = teacher_queue.swap(new_teacher, version)
+        except Exception as exc:
+            metrics.teacher_reloads.labels("error").inc()
+            log.error("teacher reload failed, the previous teacher keeps serving: %s: %s",
+                      type(exc).__name__, exc)
+            return error_response(500, f"loading the teacher failed ({type(exc).__name__}: "
+                                       f"{exc}); the previous teacher keeps serving",
+                                  "server_error", code="teacher_reload_failed")
+        finally:
+            reloading.release()
+        metrics.teacher_reloads.labels("ok").inc()
+        log.info("teacher reloaded: %s (was %s)", version or "-", previous or "-")
+        return JSONResponse({"object": "teacher", "teacher": version or None,
+                             "previous": previous or None})
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

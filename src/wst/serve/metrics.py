@@ -13,9 +13,11 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                Histogram, generate_latest)
 from prometheus_client.parser import text_string_to_metric_families
 
-ROUTES = ("/v1/chat/completions", "/v1/feedback", "/v1/models", "/health", "/metrics")
+ROUTES = ("/v1/chat/completions", "/v1/feedback", "/v1/teacher/reload", "/v1/models",
+          "/health", "/metrics")
 MODEL_ROUTE = "/v1/models/{id}"
 TEACHER_FAILURES = ("error", "timeout", "busy")
+RELOAD_RESULTS = ("ok", "error")
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 """Seconds; a CPU box answers in tens of seconds (README), a GPU in well under one."""
 
@@ -48,6 +50,11 @@ class Metrics:
             registry=self.registry)
         for reason in TEACHER_FAILURES:
             self.teacher_failures.labels(reason)  # exported as 0 before the first failure
+        self.teacher_reloads = Counter(
+            "wst_teacher_reloads", "Teacher reloads (POST /v1/teacher/reload) by result; on "
+            "an error the previous teacher kept serving.", ["result"], registry=self.registry)
+        for result in RELOAD_RESULTS:
+            self.teacher_reloads.labels(result)
         self.student_failures = Counter("wst_student_failures",
                                         "Chat requests the student failed.",
                                         registry=self.registry)

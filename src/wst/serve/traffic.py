@@ -114,14 +114,17 @@ class TrafficLog:
 
     def exchange(self, request_id: str, *, question: str, instruction: str | None,
                  instruction_status: str, reply: str, finish_reason: str, latency_s: float,
-                 teacher_s: float, student_s: float) -> None:
-        """Record one answered request; feedback for ``request_id`` is accepted from now on."""
+                 teacher_s: float, student_s: float, teacher: str | None = None) -> None:
+        """Record one answered request; feedback for ``request_id`` is accepted from now on.
+        ``teacher``: the version of the teacher that wrote the instruction (None:
+        ``self.teacher``); a server that swaps teachers names it per request."""
         record = {"kind": "exchange", "id": request_id, "time": _now(),
                   "question": self._redact(question), "instruction": self._redact(instruction),
                   "instruction_status": instruction_status, "reply": self._redact(reply),
                   "finish_reason": finish_reason, "latency_s": round(latency_s, 3),
                   "teacher_s": round(teacher_s, 3), "student_s": round(student_s, 3),
-                  "teacher": self.teacher, "student": self.student}
+                  "teacher": self.teacher if teacher is None else teacher,
+                  "student": self.student}
         with self._lock:
             self._append(record)
             self._known.add(request_id)
