@@ -5,6 +5,7 @@ new teacher served."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,9 @@ from tests.test_serve import no_proxy_no_token
 from tests.test_traffic import logging_server
 from wst.config import ConfigError, TeacherConfig
 from wst.from_traffic import held_back, label_traffic, rating, written_text
-from wst.serve.traffic import read_traffic
+from wst.serve.traffic import read_traffic, teacher_version
 from wst.tasks import GSM8K, Example, Task
-from wst.teacher import TeacherInstructor
+from wst.teacher import TeacherInstructor, save_teacher_card
 
 assert no_proxy_no_token  # an autouse fixture: importing it applies it here too
 
@@ -82,7 +83,7 @@ def test_rating_and_the_text_the_teacher_wrote():
     assert written_text(LONG, TeacherConfig(**MENU)) == " ample"
     plain_menu = TeacherConfig(meta_prompt="{question}", instruction_start="Length:",
                                choices=[" terse", " ample"])
-    assert written_text("Length: short", plain_menu) == " short"
+    assert written_text("Length: terse", plain_menu) == " terse"
     free = TeacherConfig(meta_prompt="{question}", instruction_start="Instruction:")
     assert written_text("Add the amounts.", free) == " Add the amounts."
     assert written_text("Add.", TeacherConfig(meta_prompt="{question}")) == "Add."
@@ -98,14 +99,18 @@ def test_validation_is_held_back_by_question():
     assert not any(held_back(q, 0.0) for q in questions)
 
 
-def config_file(tmp_path: Path, tiny_teacher: Path, traffic: Path, **train: object) -> Path:
+def config_file(tmp_path: Path, teacher: Path, traffic: Path, menu: bool = True,
+                **train: object) -> Path:
+    """A run config training ``teacher`` from ``traffic``; without ``menu`` the teacher's card
+    must give the prompt and the menu."""
     fields = {"from_traffic": str(traffic), "max_steps": 12, "questions_per_step": 4,
               "learning_rate": 0.02, "traffic_validation": 0.25, **train}
+    teacher = [f'model = "{teacher}"', "max_instruction_tokens = 8"]
+    if menu:
+        teacher += [f"{k} = {json.dumps(v)}" for k, v in MENU.items()]
     path = tmp_path / "run.toml"
-    path.write_text("\n".join([
-        f'output_dir = "{tmp_path / "run"}"', "[teacher]", f'model = "{tiny_teacher}"',
-        "max_instruction_tokens = 8", *(f"{k} = {json.dumps(v)}" for k, v in MENU.items()),
-        "[train]", *(f"{k} = {json.dumps(v)}" for k, v in fields.items())]))
+    path.write_text("\n".join([f'output_dir = "{tmp_path / "run"}"', "[teacher]", *teacher,
+                               "[train]", *(f"{k} = {json.dumps(v)}" for k, v in fields.items())]))
     return path
 
 
@@ -146,34 +151,53 @@ def served_picks(url: str, questions: list[str], rate: bool) -> list[str]:
     return picks
 
 
+def deployed_chooser(tiny_teacher: Path, folder: Path) -> Path:
+    """The tiny teacher as a whole-model export whose card makes it the brief/long chooser."""
+    shutil.copytree(tiny_teacher, folder)
+    save_teacher_card(folder, MENU["meta_prompt"], str(tiny_teacher), extra={
+        "max_instruction_tokens": 8, **{k: v for k, v in MENU.items() if k != "meta_prompt"}})
+    return folder
+
+
 def test_the_loop_teaches_the_served_teacher_what_its_users_rate_up(tmp_path, tiny_teacher):
     """Traffic through a served chooser, a user who rates brief instructions up, training from
-    that log, then the new teacher served: it picks the brief instruction far more often, on
-    questions it was not trained on."""
+    that log, the new teacher exported over the deployed one and reloaded by the running
+    server: it then picks the brief instruction far more often, on questions it was not
+    trained on."""
     from wst.cli import app
 
-    traffic = tmp_path / "traffic"
+    traffic, deployed = tmp_path / "traffic", deployed_chooser(tiny_teacher, tmp_path / "deployed")
     asked = [f"Question {i}: what is {i} plus {3 * i % 7}?" for i in range(32)]
     fresh = [f"New question {i}: how many legs have {i} cats?" for i in range(16)]
-    deployed = TeacherInstructor(str(tiny_teacher), None, max_instruction_tokens=8, **MENU)
-    with logging_server(traffic, teacher=deployed, return_instruction=True) as url:
+
+    def load() -> tuple[TeacherInstructor, str]:
+        return TeacherInstructor(str(deployed)), teacher_version(str(deployed), None)
+
+    with logging_server(traffic, teacher=load()[0], reload_teacher=load,
+                        return_instruction=True) as url:
         before = served_picks(url, asked, rate=True)
         before_fresh = served_picks(url, fresh, rate=False)
-    assert len(read_traffic(traffic)) == len(asked) + len(fresh)
+        assert len(read_traffic(traffic)) == len(asked) + len(fresh)
 
-    result = CliRunner().invoke(app, ["train", "-c",
-                                      str(config_file(tmp_path, tiny_teacher, traffic))])
-    assert result.exit_code == 0, result.output
+        train = CliRunner().invoke(app, ["train", "-c", str(config_file(
+            tmp_path, deployed, traffic, menu=False))])
+        assert train.exit_code == 0, train.output
+        export = CliRunner().invoke(app, ["export", "--output", str(tmp_path / "run"),
+                                          "--to", str(deployed)])
+        assert export.exit_code == 0, export.output
+        swapped = httpx.post(f"{url}/v1/teacher/reload", timeout=60)
+        assert swapped.status_code == 200, swapped.text
+        after_fresh = served_picks(url, fresh, rate=False)
+
     report = json.loads((tmp_path / "run" / "traffic.json").read_text())
     assert report["counts"]["feedback"] == len(asked)
     assert report["counts"]["unrated"] == len(fresh)  # GSM8K cannot judge unrated replies
     assert report["train"] + report["validation"] == len(asked)
-
-    trained = TeacherInstructor(str(tmp_path / "run" / "teacher"), max_instruction_tokens=8)
-    assert trained.choices == tuple(MENU["choices"])  # its card keeps the menu
-    with logging_server(tmp_path / "traffic2", teacher=trained, return_instruction=True) as url:
-        after_fresh = served_picks(url, fresh, rate=False)
+    assert report["validation_after"] > report["validation_before"]
+    assert swapped.json()["teacher"] != swapped.json()["previous"]
+    assert TeacherInstructor(str(deployed)).choices == tuple(MENU["choices"])  # still a chooser
     share_before = before_fresh.count(BRIEF) / len(fresh)
     share_after = after_fresh.count(BRIEF) / len(fresh)
     assert share_before <= 0.7 and share_after >= 0.9, (before, before_fresh, after_fresh)
-    assert report["validation_after"] > report["validation_before"]
+    versions = {r["teacher"] for r in read_traffic(traffic)}
+    assert versions == {swapped.json()["previous"], swapped.json()["teacher"]}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from wst.config import ConfigError, RunConfig, TeacherConfig, save_config
 from wst.fileio import atomic_write_text
 from wst.serve.traffic import read_traffic
 from wst.tasks import Example, Task
-from wst.teacher import (load_tokenizer, menu_instruction, resolve_teacher, teacher_messages,
-                         teacher_prompt)
+from wst.teacher import (load_tokenizer, menu_instruction, read_teacher_card, resolve_teacher,
+                         teacher_messages, teacher_prompt, teacher_settings)
 
 log = logging.getLogger("wst.from_traffic")
 
@@ -180,6 +180,23 @@ def load_models(config: RunConfig):
     return start_adapter(model, adapter), reference, tokenizer
 
 
+def deployed_settings(config: RunConfig) -> TeacherConfig:
+    """``config.teacher`` with the deployed teacher's prompt, cap, start and menu from its card
+    (``wst_teacher.json`` of ``train.init_adapter``, else of ``teacher.model``) when it has
+    one: the log was written under those, so training must read it under them too."""
+    card = (read_teacher_card(config.train.init_adapter)
+            or read_teacher_card(config.teacher.model))
+    if not card:
+        return config.teacher
+    settings = teacher_settings(card)
+    log.info("the deployed teacher's card gives its prompt and menu: %s", settings)
+    return replace(config.teacher, meta_prompt=settings.meta_prompt,
+                   max_instruction_tokens=settings.max_instruction_tokens,
+                   instruction_start=settings.instruction_start,
+                   choices=list(settings.choices),
+                   choice_instructions=list(settings.choice_instructions))
+
+
 def train_from_traffic(config: RunConfig, task: Task) -> Path:
     """Label the logged traffic, train with KTO, and save the teacher to ``RUN/teacher`` (as
     GRPO does, so ``wst export`` and ``wst serve`` take it); returns that folder."""
@@ -189,6 +206,7 @@ def train_from_traffic(config: RunConfig, task: Task) -> Path:
 
     from wst.train import check_choice_texts, save_card
 
+    config = replace(config, teacher=deployed_settings(config))
     check_choice_texts(config.teacher)
     t = config.train
     run_dir = Path(config.output_dir)
