@@ -344,3 +344,81 @@ def test_the_traffic_log_flag_sets_serve_traffic_log(tmp_path, monkeypatch):
                                               "--traffic-log", str(tmp_path / "traffic")])
     assert result.exit_code == 1
     assert seen[0].traffic_log == str(tmp_path / "traffic")
+
+
+KILLED_SERVER = """
+import sys
+from tests.test_serve import FakeTeacher, RecordingStudent
+from wst.config import ServeConfig
+from wst.serve import create_app, run_server
+
+config = ServeConfig(placement="prefix", port=int(sys.argv[2]), traffic_log=sys.argv[1])
+run_server(create_app(FakeTeacher(), RecordingStudent(), config, teacher_version="t"), config)
+"""
+
+
+def test_a_server_killed_under_load_loses_only_requests_in_flight(tmp_path):
+    """A real ``wst serve`` process, SIGKILLed while many clients are being answered: every
+    request that got its answer is in the log (an exchange is written before its reply is
+    sent), at most one line is cut, and a restarted server logs on after it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    server = subprocess.Popen([sys.executable, "-c", KILLED_SERVER, str(tmp_path), str(port)],
+                              cwd=root, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.2)
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                try:
+                    reply = http.post(f"{url}/v1/chat/completions", json={
+                        "model": "wst", "messages": ask("What is 3 + 4?")})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                answered.append(reply.json()["id"])
+
+    clients = [threading.Thread(target=keep_asking) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    while len(answered) < 100:
+        time.sleep(0.01)
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    stop.set()
+    for thread in clients:
+        thread.join()
+
+    raw = lines(tmp_path)
+    damaged = [line for line in raw if not line.startswith("{") or not line.endswith("}")]
+    assert len(damaged) <= 1
+    logged = {record["id"] for record in read_traffic(tmp_path)}
+    assert set(answered) <= logged
+    assert len(logged) - len(answered) <= len(clients)  # logged, killed before the reply
+    restarted = TrafficLog(tmp_path, max_bytes=10_000_000, teacher="t", student="s")
+    restarted.exchange("after", question="q", instruction="i", instruction_status="ok",
+                       reply="r", finish_reason="stop", latency_s=1.0, teacher_s=0.5,
+                       student_s=0.5)
+    restarted.close()
+    assert read_traffic(tmp_path)[-1]["id"] == "after"
