@@ -65,6 +65,8 @@ def test_ratings_label_what_they_rate_and_the_judge_the_rest():
         ("q4", " terse", True, "judge")]
     assert counts == {"exchanges": 7, "feedback": 3, "judge": 2, "no_instruction": 1,
                       "not_on_menu": 1, "unrated": 0}
+    rated_only, no_judge = label_traffic(records, FakeJudgedTask(), teacher, 0.5, judge=False)
+    assert [i.source for i in rated_only] == ["feedback"] * 3 and no_judge["unrated"] == 2
     _, strict = label_traffic(records, FakeJudgedTask(), teacher, good_at=0.8)
     assert [i.good for i in _] == [True, False, False, False, True]  # 0.7 < 0.8
     assert strict["feedback"] == 3

@@ -183,7 +183,9 @@ def _train_from_traffic(config: RunConfig) -> Path:
 
     task = get_task(config.task.name, config.task)
     try:
-        return train_from_traffic(config, attach_judge(task, config))
+        if config.train.traffic_judge_unrated:
+            attach_judge(task, config)
+        return train_from_traffic(config, task)
     except (ConfigError, AssetError, FileNotFoundError) as exc:
         _fail(exc)
     finally:

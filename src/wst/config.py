@@ -339,6 +339,9 @@ class TrainConfig:
     traffic_good_at: Annotated[float, Field(gt=0, le=1)] = 0.5
     """A logged instruction is good when its feedback (thumbs up = 1, down = 0, or the score)
     or, unrated, its judge score is at least this."""
+    traffic_judge_unrated: bool = True
+    """Label unrated exchanges with the judge of a judged task (off: learn from ratings only,
+    and no judge model loads)."""
     traffic_validation: Annotated[float, Field(ge=0, lt=1)] = 0.2
     """Share of the logged questions held back to validate on (by question, so a repeated
     question never lands on both sides)."""

@@ -4,8 +4,9 @@
 student's reply) and the users' ratings of them (``POST /v1/feedback``). Each logged
 instruction is labelled *good* or *bad*: by its rating where there is one (thumbs up = 1, down
 = 0, or the score, against ``train.traffic_good_at``), else by the task's judge reading the
-logged reply. A task scored against reference answers (GSM8K) cannot label an unrated
-exchange (traffic has no reference): those are skipped and counted.
+logged reply (``train.traffic_judge_unrated``). A task scored against reference answers
+(GSM8K) cannot label an unrated exchange (traffic has no reference): those are skipped and
+counted.
 
 Why KTO and not GRPO: a rating belongs to the one instruction the deployed teacher wrote;
 GRPO would need ratings of new instructions that no user has seen. TRL's ``KTOTrainer``
@@ -75,11 +76,11 @@ def written_text(instruction: str, teacher: TeacherConfig) -> str:
 
 
 def label_traffic(records: list[dict[str, Any]], task: Task, teacher: TeacherConfig,
-                  good_at: float) -> tuple[list[Labelled], dict[str, int]]:
+                  good_at: float, judge: bool = True) -> tuple[list[Labelled], dict[str, int]]:
     """The labelled instructions of ``read_traffic`` records and the counts of what was used
     and skipped (``no_instruction``: the teacher failed, so it wrote nothing to learn from;
     ``not_on_menu``: a chooser's instruction no entry makes, e.g. logged under another menu;
-    ``unrated``: no feedback and a task with no judge)."""
+    ``unrated``: no feedback, and a task with no judge or ``judge`` off)."""
     counts = {"exchanges": len(records), "feedback": 0, "judge": 0, "no_instruction": 0,
               "not_on_menu": 0, "unrated": 0}
     rated, to_judge = [], []
@@ -95,7 +96,7 @@ def label_traffic(records: list[dict[str, Any]], task: Task, teacher: TeacherCon
         if record["feedback"] is not None:
             good = rating(record["feedback"]) >= good_at
             rated.append(Labelled(record["question"], text, good, "feedback"))
-        elif task.judged:
+        elif task.judged and judge:
             to_judge.append((record, text))
         else:
             counts["unrated"] += 1
@@ -216,7 +217,8 @@ def train_from_traffic(config: RunConfig, task: Task) -> Path:
         raise ConfigError(f"train.from_traffic: no folder {t.from_traffic!r}; give the folder "
                           f"that `wst serve --traffic-log` wrote")
     records = read_traffic(t.from_traffic)
-    items, counts = label_traffic(records, task, config.teacher, t.traffic_good_at)
+    items, counts = label_traffic(records, task, config.teacher, t.traffic_good_at,
+                                  t.traffic_judge_unrated)
     validation = [i for i in items if held_back(i.question, t.traffic_validation)]
     train = [i for i in items if not held_back(i.question, t.traffic_validation)]
     batch = t.questions_per_step
