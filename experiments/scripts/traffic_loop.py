@@ -121,7 +121,7 @@ def main() -> None:
         clock = time.perf_counter()
         wst("train", "-c", CONFIG, "--from-traffic", str(traffic), "--output", str(run),
             "--steps", str(args.steps), "--set", f"teacher.model={deployed}",
-            "--set", "train.questions_per_step=8", "--set", "train.micro_batches=1",
+            "--set", "train.questions_per_step=8",
             "--set", "train.learning_rate=1e-4", "--set", "train.traffic_judge_unrated=false")
         minutes["train"] = (time.perf_counter() - clock) / 60
         clock = time.perf_counter()
