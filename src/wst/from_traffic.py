@@ -198,53 +198,55 @@ def deployed_settings(config: RunConfig) -> TeacherConfig:
                    choice_instructions=list(settings.choice_instructions))
 
 
-def train_from_traffic(config: RunConfig, task: Task) -> Path:
-    """Label the logged traffic, train with KTO, and save the teacher to ``RUN/teacher`` (as
-    GRPO does, so ``wst export`` and ``wst serve`` take it); returns that folder."""
-    from datasets import Dataset
-    from peft import LoraConfig
-    from trl import KTOTrainer
-
-    from wst.train import check_choice_texts, save_card
-
-    config = replace(config, teacher=deployed_settings(config))
-    check_choice_texts(config.teacher)
+def labelled_split(config: RunConfig, task: Task) -> tuple[list[Labelled], list[Labelled],
+                                                          dict[str, int]]:
+    """(train, validation, counts) of the logged traffic, checked to be enough for a step."""
     t = config.train
-    run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.json")
     if not Path(t.from_traffic).is_dir():
         raise ConfigError(f"train.from_traffic: no folder {t.from_traffic!r}; give the folder "
                           f"that `wst serve --traffic-log` wrote")
-    records = read_traffic(t.from_traffic)
-    items, counts = label_traffic(records, task, config.teacher, t.traffic_good_at,
-                                  t.traffic_judge_unrated)
+    items, counts = label_traffic(read_traffic(t.from_traffic), task, config.teacher,
+                                  t.traffic_good_at, t.traffic_judge_unrated)
     validation = [i for i in items if held_back(i.question, t.traffic_validation)]
     train = [i for i in items if not held_back(i.question, t.traffic_validation)]
-    batch = t.questions_per_step
-    check_labels(train, counts, batch)
+    check_labels(train, counts, t.questions_per_step)
     log.info("traffic %s: %s; %d to train on (%d good), %d held back", t.from_traffic, counts,
              len(train), sum(i.good for i in train), len(validation))
+    return train, validation, counts
+
+
+def train_from_traffic(config: RunConfig, task: Task) -> Path:
+    """Label the logged traffic, train with KTO (``train.questions_per_step`` logged
+    instructions a step, ``train.max_steps`` steps), and save the teacher to ``RUN/teacher``
+    (as GRPO does, so ``wst export`` and ``wst serve`` take it); returns that folder."""
+    from datasets import Dataset
+    from trl import KTOTrainer
+
+    from wst.train import check_choice_texts, fresh_lora, save_card
+
+    config = replace(config, teacher=deployed_settings(config))
+    check_choice_texts(config.teacher)
+    run_dir = Path(config.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.json")
+    train, validation, counts = labelled_split(config, task)
     model, reference, tokenizer = load_models(config)
-    peft_config = None if t.init_adapter or not config.teacher.lora else LoraConfig(
-        r=config.teacher.lora_r, lora_alpha=config.teacher.lora_alpha,
-        lora_dropout=config.teacher.lora_dropout,
-        target_modules=config.teacher.lora_target_modules, task_type="CAUSAL_LM")
-    eval_rows = kto_rows(validation, config.teacher, tokenizer)
-    validate = len(validation) >= 2 and len({i.good for i in validation}) == 2
+    validate = len({i.good for i in validation}) == 2  # a margin needs good and bad ones
     trainer = KTOTrainer(
-        model=model, ref_model=reference, args=kto_args(config, run_dir, batch),
+        model=model, ref_model=reference,
+        args=kto_args(config, run_dir, config.train.questions_per_step),
         train_dataset=Dataset.from_list(kto_rows(train, config.teacher, tokenizer)),
-        eval_dataset=Dataset.from_list(eval_rows) if validate else None,
-        processing_class=tokenizer, peft_config=peft_config)
+        eval_dataset=(Dataset.from_list(kto_rows(validation, config.teacher, tokenizer))
+                      if validate else None),
+        processing_class=tokenizer, peft_config=fresh_lora(config))
     before = trainer.evaluate() if validate else {}
     trainer.train()
     after = trainer.evaluate() if validate else {}
     out = run_dir / "teacher"
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
-    save_card(out, config.teacher, trained_on="traffic", traffic=t.from_traffic)
-    summary = {"traffic": t.from_traffic, "counts": counts, "train": len(train),
+    save_card(out, config.teacher, trained_on="traffic", traffic=config.train.from_traffic)
+    summary = {"traffic": config.train.from_traffic, "counts": counts, "train": len(train),
                "train_good": sum(i.good for i in train), "validation": len(validation),
                "validation_good": sum(i.good for i in validation),
                "validation_before": _margin(before), "validation_after": _margin(after),

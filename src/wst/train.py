@@ -511,6 +511,19 @@ def start_adapter(model: Any, folder: str) -> Any:
         return PeftModel.from_pretrained(model, folder, is_trainable=True)
 
 
+def fresh_lora(config: RunConfig) -> Any:
+    """The new LoRA adapter a run trains (PEFT ``LoraConfig``), or None when it trains all
+    weights (``teacher.lora`` off) or goes on with ``train.init_adapter``."""
+    from peft import LoraConfig
+
+    teacher = config.teacher
+    if not teacher.lora or config.train.init_adapter:
+        return None
+    return LoraConfig(r=teacher.lora_r, lora_alpha=teacher.lora_alpha,
+                      lora_dropout=teacher.lora_dropout,
+                      target_modules=teacher.lora_target_modules, task_type="CAUSAL_LM")
+
+
 def save_card(folder: Path, teacher: TeacherConfig, **extra: Any) -> None:
     """The ``wst_teacher.json`` of a trained teacher: what using it needs (``extra``: more)."""
     save_teacher_card(folder, teacher.meta_prompt, teacher.model,
@@ -568,7 +581,6 @@ def train_dataset(train: list[Example], teacher: TeacherConfig, tokenizer: Any):
 def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
                   resume: bool = False) -> Path:
     """Run GRPO; return the folder of the trained teacher (adapter or full model)."""
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM
 
     from wst.teacher import load_tokenizer
@@ -601,13 +613,7 @@ def train_teacher(config: RunConfig, split: Split, task: Task, student: Student,
                                  (model, tokenizer), config.train, config.teacher,
                                  config.student.instruction_placement, run_dir,
                                  resume or not processes.is_main_process)
-    peft_config = None
-    if config.teacher.lora and not config.train.init_adapter:
-        peft_config = LoraConfig(
-            r=config.teacher.lora_r, lora_alpha=config.teacher.lora_alpha,
-            lora_dropout=config.teacher.lora_dropout,
-            target_modules=config.teacher.lora_target_modules, task_type="CAUSAL_LM",
-        )
+    peft_config = fresh_lora(config)
     clock = StepClock()
     choice_ids = menu_token_ids(tokenizer, config.teacher)
     reward = make_reward_fn(student, task, config, clock, run_dir / "train_samples.jsonl")
