@@ -54,6 +54,22 @@ def main() -> None:
             print(f"| {folder.name} | {', '.join(menu)} | {len(entries['none'])} | "
                   f"{100 * iv.value:.1f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}] | "
                   f"{100 * (iv.value - none):+.1f} |")
+    for folder in map(Path, sys.argv[1:]):
+        flips(folder)
+
+
+def flips(folder: Path) -> None:
+    """Per entry, the items it gets right that none gets wrong (wins) and the reverse
+    (losses); then the wins every entry shares: a flip any change of prompt causes."""
+    entries = scores_by_entry(folder)
+    none = entries["none"]
+    wins = {name: {i for i in none if entries[name][i] > none[i]}
+            for name in entries if name != "none"}
+    print(f"\n| {folder.name}: entry | wins over none | losses to none |\n|---|---|---|")
+    for name, won in wins.items():
+        lost = sum(entries[name][i] < none[i] for i in none)
+        print(f"| {name} | {len(won)} | {lost} |")
+    print(f"\nItems every entry wins: {len(set.intersection(*wins.values()))}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Pilot: instruction sources on the validation split (held-back training templates), before
-any training: no instruction, the fixed instruction, and the untrained teacher under each meta
+"""Pilot: instruction sources on the validation split (held-back training templates), or with
+``--split train`` on the training pool, before any training: no instruction, the fixed instruction, and the untrained teacher under each meta
 prompt in ``--prompts`` (a JSON file ``{"name": "prompt with {question}", ...}``), or, with
 ``--fixed``, each hand-written instruction of such a file (``{"name": "instruction"}``) as the
 ``fixed`` condition.
@@ -31,15 +31,20 @@ def main() -> None:
                         help="--prompts holds fixed instructions, not meta prompts")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--set", action="append", default=[], help="config override")
+    parser.add_argument("--split", choices=("validation", "train"), default="validation",
+                        help="train: the training pool (e.g. to measure a menu before a "
+                        "chooser trains on it; the answers land in the shared cache)")
+    parser.add_argument("--limit", type=int, help="only the first LIMIT items of the split")
     parser.add_argument("--conditions", help="comma-separated conditions run for every prompt "
                         "(default: none, fixed and teacher_base, then none and teacher_base)")
     args = parser.parse_args()
     prompts: dict[str, str] = json.loads(args.prompts.read_text())
     config = load_run_config(args.config, args.set)
     task = attach_judge(get_task(config.task.name, config.task), config)
-    examples = task.load(config.task, with_train=False).validation
+    splits = task.load(config.task, with_train=args.split == "train")
+    examples = (splits.train if args.split == "train" else splits.validation)[: args.limit]
     if not examples:
-        raise SystemExit("no validation items: set task.validation_templates (or "
+        raise SystemExit(f"no {args.split} items: set task.validation_templates (or "
                          "task.validation_items)")
     student = make_student(config.student)
     tables = []
@@ -60,7 +65,7 @@ def main() -> None:
         print(tables[-1], flush=True)
     student.close()
     (args.out / "summary.md").write_text(
-        f"Validation split, n = {len(examples)}; prompts: `{args.prompts}`\n\n" + "\n".join(tables))
+        f"{args.split.capitalize()} split, n = {len(examples)}; prompts: `{args.prompts}`\n\n" + "\n".join(tables))
 
 
 if __name__ == "__main__":
