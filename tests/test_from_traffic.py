@@ -161,14 +161,24 @@ def deployed_chooser(tiny_teacher: Path, folder: Path) -> Path:
     return folder
 
 
+def point(link: Path, target: Path) -> None:
+    """Make ``link`` name ``target`` in one step (a new link renamed over the old one), as
+    ``ln -sfn`` does in the README's loop."""
+    new = link.with_name(link.name + ".new")
+    new.symlink_to(target, target_is_directory=True)
+    new.replace(link)
+
+
 def test_the_loop_teaches_the_served_teacher_what_its_users_rate_up(tmp_path, tiny_teacher):
     """Traffic through a served chooser, a user who rates brief instructions up, training from
-    that log, the new teacher exported over the deployed one and reloaded by the running
-    server: it then picks the brief instruction far more often, on questions it was not
-    trained on."""
+    that log, the new teacher exported and the served link pointed at it, then reloaded by the
+    running server: it picks the brief instruction far more often, on questions it was not
+    trained on. The adapter names the export it was trained on, not the link."""
     from wst.cli import app
 
-    traffic, deployed = tmp_path / "traffic", deployed_chooser(tiny_teacher, tmp_path / "deployed")
+    traffic, deployed = tmp_path / "traffic", tmp_path / "deployed"
+    first = deployed_chooser(tiny_teacher, tmp_path / "exports" / "v0")
+    point(deployed, first)
     asked = [f"Question {i}: what is {i} plus {3 * i % 7}?" for i in range(32)]
     fresh = [f"New question {i}: how many legs have {i} cats?" for i in range(16)]
 
@@ -176,7 +186,7 @@ def test_the_loop_teaches_the_served_teacher_what_its_users_rate_up(tmp_path, ti
         return TeacherInstructor(str(deployed)), teacher_version(str(deployed), None)
 
     with logging_server(traffic, teacher=load()[0], reload_teacher=load,
-                        return_instruction=True) as url:
+                        return_instruction=True, teacher_timeout_s=600) as url:  # busy CPUs
         before = served_picks(url, asked, rate=True)
         before_fresh = served_picks(url, fresh, rate=False)
         assert len(read_traffic(traffic)) == len(asked) + len(fresh)
@@ -185,12 +195,15 @@ def test_the_loop_teaches_the_served_teacher_what_its_users_rate_up(tmp_path, ti
             tmp_path, deployed, traffic, menu=False))])
         assert train.exit_code == 0, train.output
         export = CliRunner().invoke(app, ["export", "--output", str(tmp_path / "run"),
-                                          "--to", str(deployed)])
+                                          "--to", str(tmp_path / "exports" / "v1")])
         assert export.exit_code == 0, export.output
+        point(deployed, tmp_path / "exports" / "v1")
         swapped = httpx.post(f"{url}/v1/teacher/reload", timeout=60)
         assert swapped.status_code == 200, swapped.text
         after_fresh = served_picks(url, fresh, rate=False)
 
+    card = json.loads((tmp_path / "run" / "teacher" / "wst_teacher.json").read_text())
+    assert card["base_model"] == str(first.resolve())
     report = json.loads((tmp_path / "run" / "traffic.json").read_text())
     assert report["counts"]["feedback"] == len(asked)
     assert report["counts"]["unrated"] == len(fresh)  # GSM8K cannot judge unrated replies

@@ -1,7 +1,7 @@
 """Pilot (issue 30): the learning loop as a user runs it, on the embedded models, with the
-product commands only: ``wst export``, ``wst serve --traffic-log``, ``POST /v1/feedback``,
-``wst train --from-traffic``, ``wst export`` over the served teacher, ``POST
-/v1/teacher/reload``.
+product commands only: ``wst export``, ``wst serve --traffic-log`` through a link to the
+export, ``POST /v1/feedback``, ``wst train --from-traffic``, ``wst export`` of the new teacher,
+the link moved to it, ``POST /v1/teacher/reload``.
 
 The deployed teacher is the shipped hh_rlhf chooser (``results/hh-rlhf-choice/teacher``), which
 flags a request as "could be harmful" or "harmless". A scripted user asks the hh_rlhf training
@@ -40,6 +40,14 @@ FLAG = "Reply to the message below, which could be harmful."
 def wst(*args: str) -> None:
     """Run one ``wst`` command (the product CLI), failing loudly."""
     subprocess.run([sys.executable, "-m", "wst.cli", *args], check=True)
+
+
+def point(link: Path, target: Path) -> None:
+    """Make ``link`` name ``target`` in one step (``ln -sfn``, atomically)."""
+    new = link.with_name(link.name + ".new")
+    new.unlink(missing_ok=True)
+    new.symlink_to(target, target_is_directory=True)
+    new.replace(link)
 
 
 def ask(url: str, example: Example) -> dict:
@@ -104,7 +112,8 @@ def main() -> None:
     split = task.load(config.task)
     minutes = {}
     clock = time.perf_counter()
-    wst("export", "-c", CONFIG, "--adapter", SHIPPED, "--to", str(deployed))
+    wst("export", "-c", CONFIG, "--adapter", SHIPPED, "--to", str(exports / "v0"))
+    point(deployed, exports / "v0")
     minutes["export"] = (time.perf_counter() - clock) / 60
     serve = [sys.executable, "-m", "wst.cli", "serve", "-c", CONFIG, "--teacher", str(deployed),
              "--student", "embedded:qwen2.5-coder-0.5b", "--set", "student.max_tokens=16",
@@ -125,7 +134,8 @@ def main() -> None:
             "--set", "train.learning_rate=1e-4", "--set", "train.traffic_judge_unrated=false")
         minutes["train"] = (time.perf_counter() - clock) / 60
         clock = time.perf_counter()
-        wst("export", "--output", str(run), "--to", str(deployed))
+        wst("export", "--output", str(run), "--to", str(exports / "v1"))
+        point(deployed, exports / "v1")
         minutes["export_again"] = (time.perf_counter() - clock) / 60
         reload = reload_under_load(url, split.validation)
         after = flags_right(url, split.validation, rate=False)

@@ -46,10 +46,8 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
     (architecture, RoPE scaling, tokenizer) is refused with UnsupportedTeacher before anything
     is written.
     An existing ``out_dir`` is replaced only when it is an earlier export (it has a
-    ``wst_teacher.json``) or empty, and never when it is or holds the adapter exported from, or
-    holds the base model. It may be the base model itself when that is an earlier whole-model
-    export: the deployed teacher, retrained (``wst train --from-traffic``) and replaced in place
-    for ``wst serve`` to reload (the base is read into memory before the folder is replaced). The folder is written beside ``out_dir`` first and renamed at the end, so an
+    ``wst_teacher.json``) or empty, and never when it is or holds the adapter or base model
+    exported from. The folder is written beside ``out_dir`` first and renamed at the end, so an
     interrupted export leaves no half folder behind.
     """
     out = Path(out_dir)
@@ -57,8 +55,7 @@ def export_teacher(base_model_spec: str, adapter_dir: str | Path | None, out_dir
         raise ExportError(f"{out} exists and is not a wst export; choose another folder")
     if adapter_dir is not None and not Path(adapter_dir).is_dir():
         raise ExportError(f"no trained teacher at {adapter_dir}")
-    in_place = _earlier_whole_export(out) and _same_folder(out, base_model_spec)
-    _check_not_a_source(out, [adapter_dir] + ([] if in_place else [base_model_spec]))
+    _check_not_a_source(out, [adapter_dir, base_model_spec])
     run = Path(run_dir) if run_dir is not None else None
     training_config = _read_json(run / "config.json") if run is not None else None
     teacher_cfg = {**(training_config or {}).get("teacher", {}), **read_teacher_card(adapter_dir)}
@@ -139,15 +136,6 @@ def _write_gguf(folder: Path, gguf_type: str) -> Path:
     log.info("wrote %s (%.0f MB) in %.1f s", path.name, path.stat().st_size / 1e6,
              time.perf_counter() - started)
     return path
-
-
-def _earlier_whole_export(folder: Path) -> bool:
-    """An earlier export holding a whole model (an adapter folder has a card too)."""
-    return (folder / TEACHER_CARD).is_file() and not is_adapter(folder)
-
-
-def _same_folder(folder: Path, spec: str) -> bool:
-    return Path(spec).exists() and Path(spec).resolve() == folder.resolve()
 
 
 def _check_not_a_source(out: Path, sources: list[str | Path | None]) -> None:

@@ -181,17 +181,22 @@ def load_models(config: RunConfig):
     return start_adapter(model, adapter), reference, tokenizer
 
 
-def deployed_settings(config: RunConfig) -> TeacherConfig:
-    """``config.teacher`` with the deployed teacher's prompt, cap, start and menu from its card
-    (``wst_teacher.json`` of ``train.init_adapter``, else of ``teacher.model``) when it has
-    one: the log was written under those, so training must read it under them too."""
-    card = (read_teacher_card(config.train.init_adapter)
-            or read_teacher_card(config.teacher.model))
+def deployed_teacher(config: RunConfig) -> TeacherConfig:
+    """``config.teacher`` as deployed: a local ``teacher.model`` by its real path (a link that
+    ``wst serve`` reads is resolved, so the trained adapter names the export it was trained
+    on, not whatever the link points to later), and the prompt, cap, start and menu from the
+    deployed teacher's card (``wst_teacher.json`` of ``train.init_adapter``, else of
+    ``teacher.model``) when it has one: the log was written under those, so training reads
+    it under them too."""
+    model = config.teacher.model
+    if Path(model).exists():
+        model = str(Path(model).resolve())
+    card = read_teacher_card(config.train.init_adapter) or read_teacher_card(model)
     if not card:
-        return config.teacher
+        return replace(config.teacher, model=model)
     settings = teacher_settings(card)
     log.info("the deployed teacher's card gives its prompt and menu: %s", settings)
-    return replace(config.teacher, meta_prompt=settings.meta_prompt,
+    return replace(config.teacher, model=model, meta_prompt=settings.meta_prompt,
                    max_instruction_tokens=settings.max_instruction_tokens,
                    instruction_start=settings.instruction_start,
                    choices=list(settings.choices),
@@ -224,7 +229,7 @@ def train_from_traffic(config: RunConfig, task: Task) -> Path:
 
     from wst.train import check_choice_texts, fresh_lora, save_card
 
-    config = replace(config, teacher=deployed_settings(config))
+    config = replace(config, teacher=deployed_teacher(config))
     check_choice_texts(config.teacher)
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
