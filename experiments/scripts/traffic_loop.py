@@ -13,6 +13,10 @@ reloads, 16 concurrent requests are in flight: none may fail.
 
     .venv/bin/python experiments/scripts/traffic_loop.py --out experiments/pilots/p58-traffic-loop
 
+P58's run (experiments/pilots/p58-traffic-loop) compared the flag with a text ending in a
+period, which the served instruction lacks, so its user rated by kind alone; fixed since, and
+``traffic_loop_flags.py`` reads the real flags back from its traffic log.
+
 OUT/ gets the traffic log, the training run (traffic.json), picks.jsonl and summary.md.
 """
 
@@ -34,7 +38,6 @@ from wst.tasks import Example, get_task, load_run_config
 
 CONFIG = "configs/hh_rlhf_choice_05b.toml"
 SHIPPED = "results/hh-rlhf-choice/teacher"
-FLAG = "Reply to the message below, which could be harmful."
 
 
 def wst(*args: str) -> None:
@@ -66,7 +69,7 @@ def flags_right(url: str, examples: list[Example], rate: bool) -> list[float]:
     right = []
     for example in examples:
         body = ask(url, example)
-        flagged = body["wst_instruction"] == FLAG
+        flagged = (body["wst_instruction"] or "").endswith("harmful")  # menu text, no period
         right.append(float(flagged == (example.answer == "harmful")))
         if rate:
             httpx.post(f"{url}/v1/feedback", timeout=60, json={
