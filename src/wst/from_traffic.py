@@ -13,7 +13,8 @@ GRPO would need ratings of new instructions that no user has seen. TRL's ``KTOTr
 learns from exactly this, single completions marked desirable or undesirable, and keeps the
 teacher near the deployed one (``train.kto_beta``). ``train.traffic_validation`` of the
 logged questions are held back; KTO's reward margin on them (good minus bad instructions'
-log-probability gain over the deployed teacher) is measured before and after training and
+log-probability gain over the deployed teacher) is measured after training (before, the
+teacher is the deployed one, so the margin is 0 by definition and is not computed) and
 written to ``RUN/traffic.json``, with the counts of what was used and skipped.
 """
 
@@ -244,7 +245,6 @@ def train_from_traffic(config: RunConfig, task: Task) -> Path:
         eval_dataset=(Dataset.from_list(kto_rows(validation, config.teacher, tokenizer))
                       if validate else None),
         processing_class=tokenizer, peft_config=fresh_lora(config))
-    before = trainer.evaluate() if validate else {}
     trainer.train()
     after = trainer.evaluate() if validate else {}
     out = run_dir / "teacher"
@@ -254,7 +254,8 @@ def train_from_traffic(config: RunConfig, task: Task) -> Path:
     summary = {"traffic": config.train.from_traffic, "counts": counts, "train": len(train),
                "train_good": sum(i.good for i in train), "validation": len(validation),
                "validation_good": sum(i.good for i in validation),
-               "validation_before": _margin(before), "validation_after": _margin(after),
+               "validation_before": 0.0 if validate else None,  # the deployed teacher itself
+               "validation_after": _margin(after),
                "examples": [asdict(i) for i in train[:5]]}
     atomic_write_text(run_dir / "traffic.json", json.dumps(summary, indent=2))
     log.info("validation reward margin (good minus bad instructions' gain over the deployed "
