@@ -9,7 +9,7 @@ run() {  # run NAME OUT_DIR COMMAND...: the command's output in OUT_DIR/NAME.log
   local name=$1 out=$2; shift 2
   mkdir -p "$out"; "$@" > "$out/$name.log" 2>&1
 }
-while kill -0 "${WAIT_PID:-0}" 2>/dev/null; do sleep 20; done  # a pilot already running
+while [ -n "${WAIT_PID:-}" ] && kill -0 "$WAIT_PID" 2>/dev/null; do sleep 20; done  # a pilot already running
 # P53: CHAMP concepts and hints as the 0.5B student's instruction (60 training problems)
 run p53 experiments/pilots/p53-champ-ceilings-05b $py experiments/scripts/champ_ceilings.py \
   -c configs/math500.toml --n 60 --conditions none,placebo,concepts,hints \

@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 py=.venv/bin/python wst=.venv/bin/wst
-while kill -0 "${WAIT_PID:-0}" 2>/dev/null; do sleep 20; done
+while [ -n "${WAIT_PID:-}" ] && kill -0 "$WAIT_PID" 2>/dev/null; do sleep 20; done
 
 best_fixed() {  # best_fixed CONFIG RESULTS: best_fixed alone, compared with RESULTS/eval
   local out=$2/best-fixed
@@ -23,7 +23,7 @@ best_fixed() {  # best_fixed CONFIG RESULTS: best_fixed alone, compared with RES
 best_fixed configs/hh_rlhf_choice_05b.toml results/hh-rlhf-choice
 best_fixed configs/hh_rlhf_1.5b.toml results/hh-rlhf-1.5b
 
-run=runs/gsm8k_menu
+run=runs/gsm8k_menu; mkdir -p runs
 resume=; [ -d "$run/checkpoints" ] && resume=--resume
 [ -d "$run/teacher" ] || $wst train -c configs/gsm8k_menu.toml $resume >> runs/gsm8k_menu.train.log 2>&1
 chosen=$($py - "$run" <<'EOF'
