@@ -1,7 +1,7 @@
 """Append a later ``best_fixed`` run to a shipped result's report.md (issue 28 §3).
 
-The shipped hh_rlhf evaluations ran before the ``best_fixed`` condition existed. It was run
-alone into ``RESULTS/best-fixed`` (same config, items, student and judge) and joined to the
+The shipped hh_rlhf evaluations ran before the ``best_fixed`` condition existed (and the GSM8K
+chooser's ran without it, to end within a session). It was run alone into ``RESULTS/best-fixed`` (same config, items, student and judge) and joined to the
 shipped records by ``paired_records.py`` (``RESULTS/best-fixed/comparisons.md``). This adds
 to ``RESULTS/report.md`` what the report of a run with every condition would show: the
 search (candidates, validation scores, pick), the pick's held-out score, and the paired
@@ -27,9 +27,9 @@ def addendum(results: Path, config: str) -> str:
     search = best_fixed_section(summary)
     return "\n".join([
         HEADING, "",
-        "This result was evaluated before the `best_fixed` condition existed. It was run alone "
-        "on the same held-out items with the same student and judge, and joined to this "
-        "report's records by item id:", "",
+        "The evaluation above did not include `best_fixed`. It was run alone on the same "
+        "held-out items with the same student (and judge), and joined to this report's "
+        "records by item id:", "",
         f"    .venv/bin/wst eval -c {config} --output {later} \\",
         "        --set 'eval.conditions=[\"best_fixed\"]' --set eval.judge_check_items=0",
         f"    .venv/bin/python experiments/scripts/paired_records.py {results}/eval/records.jsonl \\",

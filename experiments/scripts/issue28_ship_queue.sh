@@ -7,7 +7,8 @@
 #  2. the GSM8K chooser over {none, prose} (configs/gsm8k_menu.toml): trained (the student's
 #     answers to the 256 training questions come from P57's cache), the checkpoint with the
 #     best validation score chosen (ties: the later step), evaluated once on the 210 held-out
-#     items next to none and best_fixed, and shipped to results/gsm8k-menu.
+#     items next to none and the untrained teacher, shipped to results/gsm8k-menu, then
+#     best_fixed alone on the same items, joined as in 1.
 set -u
 cd "$(dirname "$0")/../.."
 py=.venv/bin/python wst=.venv/bin/wst
@@ -34,6 +35,10 @@ print(max(acc, key=lambda s: (acc[s], s)))
 EOF
 )
 echo "checkpoint chosen on validation: step $chosen" >> runs/gsm8k_menu.train.log
-$wst eval -c configs/gsm8k_menu.toml --adapter "$run/validation/step-$chosen" \
-  > runs/gsm8k_menu.eval.log 2>&1
+# The teachers and none first (the comparisons the issue's bar is about), then best_fixed alone
+# as for the hh results: in one run best_fixed came first and would have ended past the session
+[ -f "$run/eval/records.jsonl" ] && [ -s "$run/eval/records.jsonl" ] || \
+  $wst eval -c configs/gsm8k_menu.toml --adapter "$run/validation/step-$chosen" \
+    --set 'eval.conditions=["none","teacher_base","teacher_trained"]' > runs/gsm8k_menu.eval.log 2>&1
 scripts/ship_run.sh "$run" results/gsm8k-menu "$run/validation/step-$chosen"
+best_fixed configs/gsm8k_menu.toml results/gsm8k-menu
