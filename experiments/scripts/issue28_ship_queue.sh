@@ -37,7 +37,7 @@ EOF
 echo "checkpoint chosen on validation: step $chosen" >> runs/gsm8k_menu.train.log
 # The teachers and none first (the comparisons the bar is about), then best_fixed alone
 # as for the hh results: in one run best_fixed came first and would have ended past the session
-[ -f "$run/eval/records.jsonl" ] && [ -s "$run/eval/records.jsonl" ] || \
+[ -s "$run/eval/records.jsonl" ] || \
   $wst eval -c configs/gsm8k_menu.toml --adapter "$run/validation/step-$chosen" \
     --set 'eval.conditions=["none","teacher_base","teacher_trained"]' > runs/gsm8k_menu.eval.log 2>&1
 scripts/ship_run.sh "$run" results/gsm8k-menu "$run/validation/step-$chosen"
