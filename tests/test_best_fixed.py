@@ -67,12 +67,16 @@ def test_writers_get_their_own_token_cap_not_the_choosers_label_length() -> None
     assert student.writer_caps == [48]
 
 
-def test_duplicate_candidates_are_tried_once() -> None:
-    config = load_run_config(None, ['eval.best_fixed_writers=[]'])
+def test_duplicate_candidates_are_tried_once_and_said(caplog) -> None:
+    """A choosing teacher writes one of its menu entries; where that is already a candidate
+    the log says why the teacher's candidate is missing."""
+    config = load_run_config(None, ['eval.best_fixed_writers=["teacher"]'])
     config.eval.best_fixed_candidates = [config.eval.fixed_instruction, "CHECK."]
     found = best_fixed.search(config, get_task("gsm8k"), CheckStudent(), _items("val", 2),
-                              lambda meta, questions: [None])
+                              lambda meta, questions: ["CHECK."])
     assert [c.name for c in found.candidates] == ["fixed", "hand-2"]
+    assert "hand-1 is the same instruction as fixed" in caplog.text
+    assert "teacher-written is the same instruction as hand-2" in caplog.text
 
 
 def test_evaluate_runs_the_pick_on_held_out_items_and_reports_the_search(tmp_path) -> None:

@@ -71,7 +71,8 @@ def candidates(config: RunConfig, task: Task, student: Student, shown: list[Exam
                teacher_writer: TeacherWriter) -> list[Candidate]:
     """Every candidate instruction, without scores: fixed first, then hand-written, then one
     from each writer of ``eval.best_fixed_writers`` (a writer that returns nothing usable is
-    left out with a warning). Duplicates of an earlier candidate are dropped."""
+    left out with a warning). A duplicate of an earlier candidate is dropped with a warning
+    (a choosing teacher writes one of its menu entries, which may be a hand-written one)."""
     found = [Candidate("fixed", "fixed", config.eval.fixed_instruction)]
     hand = config.eval.best_fixed_candidates or list(task.fixed_variants)
     found += [Candidate(f"hand-{k}", "hand-written", text) for k, text in enumerate(hand, 1)]
@@ -90,7 +91,10 @@ def candidates(config: RunConfig, task: Task, student: Student, shown: list[Exam
             log.warning("best_fixed: the %s wrote no instruction; it is not a candidate", writer)
     unique: dict[str, Candidate] = {}
     for c in found:
-        unique.setdefault(c.instruction.strip(), c)
+        first = unique.setdefault(c.instruction.strip(), c)
+        if first is not c:
+            log.warning("best_fixed: %s is the same instruction as %s; it is tried once, as %s",
+                        c.name, first.name, first.name)
     return list(unique.values())
 
 
