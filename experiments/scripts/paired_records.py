@@ -9,12 +9,19 @@ items and per subset.
 
     .venv/bin/python experiments/scripts/paired_records.py results/hh-rlhf-choice/eval/records.jsonl \
         results/hh-rlhf-choice/best-fixed/eval/records.jsonl > results/hh-rlhf-choice/best-fixed/comparisons.md
+
+A set with no validation split to search on (results/safe-lookalikes) takes the pick of
+another result's search, run as the ``fixed`` condition; ``--as fixed=best_fixed`` reads it
+under the name the comparisons pair the trained teacher with:
+
+    .venv/bin/python experiments/scripts/paired_records.py --as fixed=best_fixed \
+        results/safe-lookalikes/eval/records.jsonl results/safe-lookalikes/best-fixed/eval/records.jsonl
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,9 +29,10 @@ from wst.evaluate import comparisons
 from wst.report import comparisons_table
 
 
-def scores_by_condition(paths: list[Path]) -> tuple[list[str], dict[str, str],
-                                                    dict[str, dict[str, float]]]:
-    """(item ids in the first file's order, id -> subset, condition -> id -> score)."""
+def scores_by_condition(paths: list[Path], renamed: dict[str, str]) -> tuple[
+        list[str], dict[str, str], dict[str, dict[str, float]]]:
+    """(item ids in the first file's order, id -> subset, condition -> id -> score), each
+    condition under its name in ``renamed`` where it has one."""
     order: list[str] = []
     subsets: dict[str, str] = {}
     scores: dict[str, dict[str, float]] = {}
@@ -34,7 +42,8 @@ def scores_by_condition(paths: list[Path]) -> tuple[list[str], dict[str, str],
             if row["id"] not in subsets:
                 order.append(row["id"])
                 subsets[row["id"]] = row.get("subset") or ""
-            scores.setdefault(row["condition"], {})[row["id"]] = float(row["score"])
+            condition = renamed.get(row["condition"], row["condition"])
+            scores.setdefault(condition, {})[row["id"]] = float(row["score"])
     for condition, by_id in scores.items():
         if set(by_id) != set(order):
             raise SystemExit(f"{condition}: its items differ from the others' "
@@ -42,8 +51,22 @@ def scores_by_condition(paths: list[Path]) -> tuple[list[str], dict[str, str],
     return order, subsets, scores
 
 
+def rename(text: str) -> tuple[str, str]:
+    """``--as``'s CONDITION=NAME as a pair."""
+    old, sep, new = text.partition("=")
+    if not (old and sep and new):
+        raise argparse.ArgumentTypeError(f"{text!r} must look like CONDITION=NAME")
+    return old, new
+
+
 def main() -> None:
-    order, subsets, scores = scores_by_condition([Path(p) for p in sys.argv[1:]])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("records", type=Path, nargs="+", help="records.jsonl files to join")
+    parser.add_argument("--as", dest="renames", action="append", default=[], type=rename,
+                        metavar="CONDITION=NAME", help="read CONDITION's records as NAME")
+    args = parser.parse_args()
+    renamed = dict(args.renames)
+    order, subsets, scores = scores_by_condition(args.records, renamed)
     groups = {"all": order} | {name: [i for i in order if subsets[i] == name]
                                for name in sorted(set(subsets.values())) if name}
     summary = {"comparisons": [], "subsets": {}}
@@ -54,7 +77,8 @@ def main() -> None:
             summary["comparisons"] = found
         else:
             summary["subsets"][name] = {"comparisons": found}
-    print(f"Items: {len(order)}; records: {', '.join(sys.argv[1:])}\n")
+    named = "".join(f" ({old} read as {new})" for old, new in renamed.items())
+    print(f"Items: {len(order)}; records: {', '.join(map(str, args.records))}{named}\n")
     print(comparisons_table(summary))
 
 
