@@ -5,7 +5,11 @@ candidate instructions (the task's fixed one, hand-written variants, and one tas
 instruction written by each configured writer: the student and the untrained teacher) on the
 *validation* items, keeps the one with the best mean score, and hands it to the evaluation,
 which runs it once on the held-out items like any other condition. The search never sees a
-held-out item.
+held-out item. The writers are shown a few of the validation questions they are then scored
+on, a small in-sample edge for their candidates in the search (the held-out score of the pick
+is unaffected); a weak writer may also restate a shown question instead of writing a
+task-level instruction (the GSM8K search's student did), which the report's candidate table
+shows.
 """
 
 from __future__ import annotations
