@@ -76,7 +76,8 @@ def candidates(config: RunConfig, task: Task, student: Student, shown: list[Exam
     """Every candidate instruction, without scores: fixed first, then hand-written, then one
     from each writer of ``eval.best_fixed_writers`` (a writer that returns nothing usable is
     left out with a warning). A duplicate of an earlier candidate is dropped with a warning
-    (a choosing teacher writes one of its menu entries, which may be a hand-written one)."""
+    (a choosing teacher writes one of its menu entries; a teacher on the student's own base
+    model, greedy, writes what the student wrote)."""
     found = [Candidate("fixed", "fixed", config.eval.fixed_instruction)]
     hand = config.eval.best_fixed_candidates or list(task.fixed_variants)
     found += [Candidate(f"hand-{k}", "hand-written", text) for k, text in enumerate(hand, 1)]
