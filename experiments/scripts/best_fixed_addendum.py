@@ -12,7 +12,13 @@ comparisons with it, with the command that made them. Refuses to append twice.
         configs/hh_rlhf_choice_05b.toml --student embedded:qwen2.5-coder-0.5b --test-size 64
 
 Arguments after the config are the other flags of the ``wst eval`` that made RESULTS/eval,
-shown in the command.
+shown in the command. A set with no validation split (results/safe-lookalikes) has no search
+of its own: ``--carried-from OTHER`` says that the pick of OTHER/best-fixed's search was run on
+it as the ``fixed`` condition and joined with ``paired_records.py --as fixed=best_fixed``:
+
+    .venv/bin/python experiments/scripts/best_fixed_addendum.py results/safe-lookalikes \
+        configs/hh_rlhf_choice_05b.toml --task results/safe-lookalikes/task.toml \
+        --carried-from results/hh-rlhf-choice
 """
 
 from __future__ import annotations
@@ -26,18 +32,32 @@ from wst.report import best_fixed_section, results_table
 HEADING = "## Against the best single instruction (`best_fixed`, evaluated later)"
 
 
-def addendum(results: Path, config: str, flags: list[str]) -> str:
+def addendum(results: Path, config: str, flags: list[str], carried_from: Path | None) -> str:
     later = results / "best-fixed"
     summary = json.loads((later / "eval" / "eval.json").read_text())
-    search = best_fixed_section(summary)
+    wst_eval = f"    .venv/bin/wst eval -c {' '.join([config, *flags])} --output {later} \\"
+    join = f"    .venv/bin/python experiments/scripts/paired_records.py {results}/eval/records.jsonl \\"
+    if carried_from is None:
+        search = best_fixed_section(summary)
+        how = ["The evaluation above did not include `best_fixed`. It was run alone on the same "
+               "held-out items with the same student (and judge), and joined to this report's "
+               "records by item id:", "", wst_eval,
+               "        --set 'eval.conditions=[\"best_fixed\"]' --set eval.judge_check_items=0",
+               join]
+    else:
+        source = json.loads((carried_from / "best-fixed" / "eval" / "eval.json").read_text())
+        search = best_fixed_section(source)
+        pick = next(c["instruction"] for c in source["best_fixed"]["candidates"]
+                    if c["name"] == source["best_fixed"]["pick"])
+        how = [f"This set has no validation split to search on, so the pick of the search of "
+               f"{carried_from} (below) was run on the same items as the `fixed` condition, with "
+               f"the same student (and judge), and joined to this report's records by item id, "
+               f"read as `best_fixed`:", "", wst_eval,
+               "        --set 'eval.conditions=[\"fixed\"]' --set eval.judge_check_items=0 \\",
+               f"        --set \"eval.fixed_instruction={pick}\"",
+               join.replace("paired_records.py", "paired_records.py --as fixed=best_fixed")]
     return "\n".join([
-        HEADING, "",
-        "The evaluation above did not include `best_fixed`. It was run alone on the same "
-        "held-out items with the same student (and judge), and joined to this report's "
-        "records by item id:", "",
-        f"    .venv/bin/wst eval -c {' '.join([config, *flags])} --output {later} \\",
-        "        --set 'eval.conditions=[\"best_fixed\"]' --set eval.judge_check_items=0",
-        f"    .venv/bin/python experiments/scripts/paired_records.py {results}/eval/records.jsonl \\",
+        HEADING, "", *how,
         f"        {later}/eval/records.jsonl > {later}/comparisons.md", "",
         str(results_table(summary)), "",
         (later / "comparisons.md").read_text().split("\n", 2)[2].strip(), "",
@@ -46,12 +66,19 @@ def addendum(results: Path, config: str, flags: list[str]) -> str:
 
 
 def main() -> None:
-    results, config, flags = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    carried_from = None
+    if "--carried-from" in args:
+        at = args.index("--carried-from")
+        carried_from = Path(args[at + 1])
+        del args[at:at + 2]
+    results, config, flags = Path(args[0]), args[1], args[2:]
     report = results / "report.md"
     text = report.read_text()
     if HEADING in text:
         raise SystemExit(f"{report} already has the best_fixed addendum")
-    report.write_text(text.rstrip("\n") + "\n\n" + addendum(results, config, flags) + "\n")
+    report.write_text(text.rstrip("\n") + "\n\n"
+                      + addendum(results, config, flags, carried_from) + "\n")
 
 
 if __name__ == "__main__":
