@@ -1,8 +1,8 @@
 """Append a later ``best_fixed`` run to a shipped result's report.md (issue 28 §3).
 
 The shipped hh_rlhf evaluations ran before the ``best_fixed`` condition existed (and the GSM8K
-chooser's ran without it, to end within a session). It was run alone into ``RESULTS/best-fixed`` (same config, items, student and judge) and joined to the
-shipped records by ``paired_records.py`` (``RESULTS/best-fixed/comparisons.md``). This adds
+chooser's ran without it, to end within a session). It was run alone into
+``RESULTS/best-fixed`` (same config, items, student and judge) and joined to the shipped records by ``paired_records.py`` (``RESULTS/best-fixed/comparisons.md``). This adds
 to ``RESULTS/report.md`` what the report of a run with every condition would show: the
 search (candidates, validation scores, pick), the pick's held-out score, and the paired
 comparisons with it, with the command that made them. Refuses to append twice.
@@ -23,8 +23,8 @@ it as the ``fixed`` condition and joined with ``paired_records.py --as fixed=bes
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from wst.report import best_fixed_section, results_table
@@ -36,7 +36,9 @@ def addendum(results: Path, config: str, flags: list[str], carried_from: Path | 
     later = results / "best-fixed"
     summary = json.loads((later / "eval" / "eval.json").read_text())
     wst_eval = f"    .venv/bin/wst eval -c {' '.join([config, *flags])} --output {later} \\"
-    join = f"    .venv/bin/python experiments/scripts/paired_records.py {results}/eval/records.jsonl \\"
+    rename = "" if carried_from is None else " --as fixed=best_fixed"
+    join = (f"    .venv/bin/python experiments/scripts/paired_records.py{rename} "
+            f"{results}/eval/records.jsonl \\")
     if carried_from is None:
         search = best_fixed_section(summary)
         how = ["The evaluation above did not include `best_fixed`. It was run alone on the same "
@@ -55,7 +57,7 @@ def addendum(results: Path, config: str, flags: list[str], carried_from: Path | 
                f"read as `best_fixed`:", "", wst_eval,
                "        --set 'eval.conditions=[\"fixed\"]' --set eval.judge_check_items=0 \\",
                f"        --set \"eval.fixed_instruction={pick}\"",
-               join.replace("paired_records.py", "paired_records.py --as fixed=best_fixed")]
+               join]
     return "\n".join([
         HEADING, "", *how,
         f"        {later}/eval/records.jsonl > {later}/comparisons.md", "",
@@ -66,19 +68,18 @@ def addendum(results: Path, config: str, flags: list[str], carried_from: Path | 
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    carried_from = None
-    if "--carried-from" in args:
-        at = args.index("--carried-from")
-        carried_from = Path(args[at + 1])
-        del args[at:at + 2]
-    results, config, flags = Path(args[0]), args[1], args[2:]
-    report = results / "report.md"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("config")
+    parser.add_argument("--carried-from", type=Path, help="the result whose search's pick "
+                        "ran here as the fixed condition")
+    args, flags = parser.parse_known_args()  # the rest: the evaluation's other flags
+    report = args.results / "report.md"
     text = report.read_text()
     if HEADING in text:
         raise SystemExit(f"{report} already has the best_fixed addendum")
     report.write_text(text.rstrip("\n") + "\n\n"
-                      + addendum(results, config, flags, carried_from) + "\n")
+                      + addendum(args.results, args.config, flags, args.carried_from) + "\n")
 
 
 if __name__ == "__main__":
