@@ -16,8 +16,9 @@ Conditions on training-seed items (no test item exists for this pilot):
   The summary counts the animals, and the questions, whose legs it states right.
 
     .venv/bin/python experiments/scripts/leg_facts.py -c configs/reasoning_mix.toml --n 16 \
-        --out experiments/pilots/p56-leg-facts-05b
+        --set student.max_tokens=512 --out experiments/pilots/p56-leg-facts-05b
     .venv/bin/python experiments/scripts/leg_facts.py -c configs/reasoning_mix.toml --n 64 \
+        --set student.max_tokens=512 --set teacher.model=embedded:qwen2.5-coder-0.5b \
         --conditions none placebo facts teacher-facts --out experiments/pilots/p60-leg-facts-64
 
 Writes OUT/records.jsonl and OUT/summary.md (accuracy with Wilson intervals, paired difference
